@@ -1,0 +1,120 @@
+"""One typed configuration for the whole pipeline.
+
+The same field list drives the command-line options' help, the TOML config file
+(``--config FILE``, section ``[analyze]``) and the commented sample file
+``lecturelens.sample.toml`` (regenerate it with ``lecturelens config-sample``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lecturelens.errors import ConfigError
+
+
+def _opt(default, help: str, minimum=None, maximum=None):
+    return field(default=default, metadata={"help": help, "min": minimum, "max": maximum})
+
+
+@dataclass
+class AnalyzeConfig:
+    """Settings for ``lecturelens analyze``. Every field has a default that works."""
+
+    fps: float = _opt(1.0, "Frames sampled per second of video (the seed paper saw no loss at 1 fps).",
+                      0.05, 30.0)
+    min_face: int = _opt(40, "Faces narrower than this many pixels are kept but flagged 'small' "
+                         "(too little detail for identity/emotion).", 1, 4096)
+    detect_min_size: int = _opt(20, "Smallest face MTCNN searches for, in pixels; larger is faster.",
+                                12, 4096)
+    detect_threshold: float = _opt(0.9, "MTCNN final-stage probability needed to keep a face.",
+                                   0.0, 1.0)
+    batch_size: int = _opt(4, "Sampled frames sent to the face detector at once.", 1, 256)
+    threads: int = _opt(0, "Torch CPU threads (0 = one per core).", 0, 256)
+    track_iou: float = _opt(0.3, "Minimum box overlap (IoU) to continue a face track.", 0.0, 1.0)
+    track_max_gap: float = _opt(5.0, "Seconds a track may go undetected before it is closed.",
+                                0.0, 3600.0)
+
+    def validate(self) -> "AnalyzeConfig":
+        """Check types and ranges; raise :class:`ConfigError` naming the bad field."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kind = type(f.default)
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+                setattr(self, f.name, value)
+            if not isinstance(value, kind) or isinstance(value, bool) != isinstance(f.default, bool):
+                raise ConfigError(f"config: {f.name} must be a {kind.__name__}, got {value!r}")
+            lo, hi = f.metadata.get("min"), f.metadata.get("max")
+            if lo is not None and value < lo or hi is not None and value > hi:
+                raise ConfigError(f"config: {f.name}={value} is outside [{lo}, {hi}]")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, as recorded in run.json."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> "AnalyzeConfig":
+        """A validated copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes).validate()
+
+
+def field_help(name: str) -> str:
+    """Help text of a config field, shared by the CLI and the sample file."""
+    return next(f.metadata["help"] for f in dataclasses.fields(AnalyzeConfig) if f.name == name)
+
+
+def load_config(path: str | Path | None = None, **overrides) -> AnalyzeConfig:
+    """Build a config from an optional TOML file and explicit overrides.
+
+    Args:
+        path: TOML file with an ``[analyze]`` table (other tables are ignored so one file can
+            serve later commands too).
+        **overrides: field values that win over the file (e.g. options given on the CLI).
+
+    Raises:
+        ConfigError: unreadable file, unknown key, wrong type or value out of range.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: not a valid TOML config file ({exc})") from None
+        section = data.get("analyze", {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: [analyze] must be a table")
+        known = {f.name for f in dataclasses.fields(AnalyzeConfig)}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)} in [analyze]; "
+                              f"known: {', '.join(sorted(known))}")
+        values.update(section)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return AnalyzeConfig(**values).validate()
+
+
+def sample_config() -> str:
+    """The commented sample config file, generated from :class:`AnalyzeConfig`."""
+    lines = [
+        "# LectureLens configuration (TOML). Pass with: lecturelens analyze VIDEO --config FILE",
+        "# Options given on the command line win over this file. Generated by",
+        "# `lecturelens config-sample`; every value shown is the default.",
+        "",
+        "[analyze]",
+    ]
+    for f in dataclasses.fields(AnalyzeConfig):
+        lines.append(f"# {f.metadata['help']}")
+        lo, hi = f.metadata.get("min"), f.metadata.get("max")
+        if lo is not None:
+            lines.append(f"# range: {lo} .. {hi}")
+        default = f.default
+        lines.append(f"{f.name} = {str(default).lower() if isinstance(default, bool) else default!r}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,188 @@
+"""Wire the stages together for one recording. Each stage lives in its own module."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import platform
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from lecturelens import __version__
+from lecturelens.atomic import atomic_csv, write_json
+from lecturelens.config import AnalyzeConfig
+from lecturelens.detect import LANDMARK_NAMES, Face, FaceDetector
+from lecturelens.ingest import Frame, VideoInfo, iter_frames, probe
+from lecturelens.track import Tracker
+
+OBSERVATION_COLUMNS = (
+    ["t", "frame", "track_id", "x1", "y1", "x2", "y2"]
+    + [f"{n}_{c}" for n in LANDMARK_NAMES for c in ("x", "y")]
+    + ["det_prob", "quality"]
+)
+TRACK_COLUMNS = ["track_id", "first_seen", "last_seen", "seconds_visible", "frames",
+                 "mean_x1", "mean_y1", "mean_x2", "mean_y2", "mean_det_prob", "small_frames"]
+
+
+class Timings:
+    """Wall-clock seconds spent per stage."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def timed_iter(self, name: str, it: Iterable) -> Iterator:
+        """Yield from ``it``, charging the time spent producing each item to ``name``."""
+        it = iter(it)
+        while True:
+            with self.stage(name):
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+            yield item
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the libraries whose behaviour shapes the results."""
+    from importlib import metadata
+
+    out = {"lecturelens": __version__, "python": platform.python_version()}
+    for dist in ("torch", "torchvision", "facenet-pytorch", "opencv-python-headless",
+                 "opencv-python", "numpy", "imageio-ffmpeg"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
+    batch: list[Frame] = []
+    for f in frames:
+        batch.append(f)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _observation_row(frame: Frame, track_id: int, face: Face) -> list:
+    return ([f"{frame.t:.3f}", frame.index, track_id]
+            + [f"{v:.1f}" for v in face.box]
+            + [f"{v:.1f}" for v in face.landmarks.reshape(-1)]
+            + [f"{face.prob:.4f}", face.quality])
+
+
+def report_dir(video: str | Path, outdir: str | Path) -> Path:
+    """Where the reports of ``video`` go: ``OUTDIR/<video stem>/``."""
+    return Path(outdir) / Path(video).stem
+
+
+def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None = None,
+            progress: bool = True) -> dict:
+    """Analyse one recording and write its reports into ``OUTDIR/<video stem>/``.
+
+    Writes ``observations.csv`` (one row per face per sampled frame), ``tracks.csv`` (one row
+    per face track) and ``run.json`` (inputs, config, versions, models, timings, status).
+    Every file is written atomically; on failure ``run.json`` records ``status: failed``
+    and the error, and no new observations/tracks file appears.
+
+    Args:
+        video: the recording.
+        outdir: parent folder of the per-recording report folder.
+        config: settings; defaults when ``None``.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The run record (the content of ``run.json``).
+
+    Raises:
+        InputError: the file is not a usable video (nothing is written in that case) or
+            turns out to be truncated while decoding (``run.json`` says failed).
+    """
+    config = (config or AnalyzeConfig()).validate()
+    started = time.time()
+    timings = Timings()
+    with timings.stage("probe"):
+        info = probe(video)
+    dest = report_dir(video, outdir)
+    dest.mkdir(parents=True, exist_ok=True)
+    record = {
+        "status": "running",
+        "input": {"path": str(Path(video).resolve()), **{k: v for k, v in info.to_dict().items()
+                                                         if k != "path"}},
+        "config": config.to_dict(),
+        "versions": versions(),
+        "started": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(),
+        "command": sys.argv[:],
+    }
+    try:
+        with timings.stage("load_models"):
+            detector = FaceDetector(min_face=config.min_face,
+                                    detect_min_size=config.detect_min_size,
+                                    threshold=config.detect_threshold, threads=config.threads)
+        record["models"] = [{"name": detector.model_name, "task": "face-detection",
+                             "files": detector.weights}]
+        summary = _detect_and_track(info, dest, config, detector, timings, progress)
+        record.update(summary)
+        record["status"] = "ok"
+    except BaseException as exc:
+        record["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        record["timings"] = timings.rounded()
+        record["wall_seconds"] = round(time.time() - started, 3)
+        record["x_real_time"] = (round(info.duration / record["wall_seconds"], 2)
+                                 if record["wall_seconds"] > 0 else None)
+        write_json(dest / "run.json", record)
+    return record
+
+
+def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
+                      detector: FaceDetector, timings: Timings, progress: bool) -> dict:
+    from tqdm import tqdm
+
+    tracker = Tracker(iou_threshold=config.track_iou, max_gap=config.track_max_gap)
+    expected = max(1, math.ceil(info.duration * config.fps))
+    n_frames = n_faces = 0
+    frames = timings.timed_iter("decode", iter_frames(info, fps=config.fps))
+    with atomic_csv(dest / "observations.csv", OBSERVATION_COLUMNS) as obs, \
+            tqdm(total=expected, unit="frame", desc=Path(info.path).name, disable=not progress,
+                 file=sys.stderr, leave=False) as bar:
+        for batch in _batches(frames, config.batch_size):
+            with timings.stage("detect"):
+                detections = detector.detect([f.rgb for f in batch])
+            for frame, faces in zip(batch, detections):
+                with timings.stage("track"):
+                    ids = tracker.update(frame.t, faces)
+                with timings.stage("write"):
+                    for tid, face in zip(ids, faces):
+                        obs.writerow(_observation_row(frame, tid, face))
+                n_faces += len(faces)
+            n_frames += len(batch)
+            bar.update(len(batch))
+    tracks = tracker.tracks()
+    with timings.stage("write"), atomic_csv(dest / "tracks.csv", TRACK_COLUMNS) as w:
+        for tr in tracks:
+            mb = tr.mean_box
+            w.writerow([tr.track_id, f"{tr.first_seen:.3f}", f"{tr.last_seen:.3f}",
+                        f"{tr.n_frames / config.fps:.1f}", tr.n_frames]
+                       + [f"{v:.1f}" for v in mb] + [f"{tr.mean_prob:.4f}", tr.n_small])
+    return {"frames_sampled": n_frames, "faces_detected": n_faces, "tracks": len(tracks),
+            "outputs": ["observations.csv", "tracks.csv", "run.json"]}

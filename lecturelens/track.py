@@ -1,0 +1,121 @@
+"""Link per-frame face detections into tracks.
+
+Gallery tiles barely move, so overlap (IoU) with a track's last box, or a centre within one
+face width of it (people lean and shift in their own tile; neighbouring tiles' faces are
+several face widths apart), is enough; matching is greedy, best overlap first, and one detection
+continues at most one track. A track survives ``max_gap`` seconds without a detection (a
+face turned away, a missed detection) before it is closed. Only running sums are kept per
+track, so memory does not grow with the video's length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lecturelens.detect import Face
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two ``x1, y1, x2, y2`` boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+@dataclass
+class Track:
+    """Summary of one face track."""
+
+    track_id: int
+    first_seen: float
+    last_seen: float
+    last_box: np.ndarray
+    n_frames: int = 0
+    box_sum: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    prob_sum: float = 0.0
+    n_small: int = 0
+
+    def add(self, t: float, face: Face) -> None:
+        self.last_seen = t
+        self.last_box = face.box
+        self.n_frames += 1
+        self.box_sum += face.box
+        self.prob_sum += face.prob
+        self.n_small += int(face.small)
+
+    @property
+    def mean_box(self) -> np.ndarray:
+        return self.box_sum / max(self.n_frames, 1)
+
+    @property
+    def mean_prob(self) -> float:
+        return self.prob_sum / max(self.n_frames, 1)
+
+
+class Tracker:
+    """Online tracker: call :meth:`update` once per sampled frame, in time order.
+
+    Args:
+        iou_threshold: minimum IoU with a track's last box to continue it.
+        max_gap: seconds a track may go unmatched before it is closed.
+    """
+
+    def __init__(self, iou_threshold: float = 0.3, max_gap: float = 5.0):
+        self.iou_threshold = iou_threshold
+        self.max_gap = max_gap
+        self.active: list[Track] = []
+        self.closed: list[Track] = []
+        self._next_id = 1
+
+    def _affinity(self, track: Track, face: Face) -> float:
+        o = iou(track.last_box, face.box)
+        if o >= self.iou_threshold:
+            return 1.0 + o
+        tb, fb = track.last_box, face.box
+        dc = np.hypot((tb[0] + tb[2] - fb[0] - fb[2]) / 2, (tb[1] + tb[3] - fb[1] - fb[3]) / 2)
+        size = max(tb[2] - tb[0], fb[2] - fb[0], 1.0)
+        return 1.0 - dc / size if dc < size else 0.0
+
+    def update(self, t: float, faces: list[Face]) -> list[int]:
+        """Assign this frame's faces to tracks.
+
+        Args:
+            t: frame time in seconds.
+            faces: the frame's detections.
+
+        Returns:
+            The track id of each face, in the order given.
+        """
+        still = []
+        for tr in self.active:
+            (still if t - tr.last_seen <= self.max_gap else self.closed).append(tr)
+        self.active = still
+
+        pairs = [(self._affinity(tr, f), ti, fi)
+                 for ti, tr in enumerate(self.active) for fi, f in enumerate(faces)]
+        pairs = sorted((p for p in pairs if p[0] > 0), reverse=True)
+        ids: list[int | None] = [None] * len(faces)
+        used_tracks: set[int] = set()
+        for _, ti, fi in pairs:
+            if ti in used_tracks or ids[fi] is not None:
+                continue
+            used_tracks.add(ti)
+            tr = self.active[ti]
+            tr.add(t, faces[fi])
+            ids[fi] = tr.track_id
+        for fi, face in enumerate(faces):
+            if ids[fi] is None:
+                tr = Track(self._next_id, t, t, face.box)
+                self._next_id += 1
+                tr.add(t, face)
+                self.active.append(tr)
+                ids[fi] = tr.track_id
+        return ids  # type: ignore[return-value]
+
+    def tracks(self) -> list[Track]:
+        """All tracks, closed and active, by id."""
+        return sorted(self.closed + self.active, key=lambda tr: tr.track_id)
