@@ -37,6 +37,10 @@ class AnalyzeConfig:
     track_iou: float = _opt(0.3, "Minimum box overlap (IoU) to continue a face track.", 0.0, 1.0)
     track_max_gap: float = _opt(5.0, "Seconds a track may go undetected before it is closed.",
                                 0.0, 3600.0)
+    track_max_appearance_change: float = _opt(
+        0.35, "Largest change of colour appearance (Hellinger distance, 0..1) around a face "
+        "that still continues its track; above it (a gallery reshuffle) a new track starts.",
+        0.0, 1.0)
 
     def validate(self) -> "AnalyzeConfig":
         """Check types and ranges; raise :class:`ConfigError` naming the bad field."""

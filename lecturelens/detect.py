@@ -25,6 +25,7 @@ class Face:
     landmarks: np.ndarray  # (5, 2)
     prob: float
     small: bool = False
+    signature: np.ndarray | None = None  # appearance histogram, set by the tracking stage
 
     @property
     def width(self) -> float:

@@ -3,7 +3,7 @@
 Detection recall: for every sampled frame and every tile, is there a detected face whose
 centre lies in that tile's video area? Track purity: within each stretch of time where a
 tile shows one person, do all of that tile's faces belong to exactly one track, and does no
-track span two tiles?
+track span two tiles or two people?
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ def evaluate_detection(report_dir: str | Path, truth: dict) -> dict:
 
     Returns:
         ``recall`` (found tile-frames / all tile-frames), ``frames``, ``missed`` (list of
-        ``(t, tile)``), ``false_positives`` (faces outside every tile), ``tiles_per_track``
-        and ``tracks_per_tile_segment`` (both ideally all 1).
+        ``(t, tile)``), ``false_positives`` (faces outside every tile), and
+        ``tracks_per_tile_segment``, ``tiles_per_track``, ``people_per_track`` (ideally all 1;
+        a person who stays in the same tile across a reshuffle may keep one track).
     """
     obs = read_observations(Path(report_dir) / "observations.csv")
     by_t: dict[float, list[dict]] = defaultdict(list)
@@ -60,6 +61,7 @@ def evaluate_detection(report_dir: str | Path, truth: dict) -> dict:
     missed = []
     tracks_of: dict[tuple, set] = defaultdict(set)
     tiles_of: dict[int, set] = defaultdict(set)
+    people_of: dict[int, set] = defaultdict(set)
     for t in times:
         tiles = list(tile_at(truth, t))
         hit = set()
@@ -72,7 +74,8 @@ def evaluate_detection(report_dir: str | Path, truth: dict) -> dict:
             seg = next(i for i, s in enumerate(truth["segments"]) if s["start"] <= t < s["end"]
                        or i == len(truth["segments"]) - 1)
             tracks_of[(seg, tile["tile"])].add(r["track_id"])
-            tiles_of[r["track_id"]].add((seg, tile["tile"]))
+            tiles_of[r["track_id"]].add(tile["tile"])
+            people_of[r["track_id"]].add(tile["person"])
         total += len(tiles)
         found += len(hit)
         missed += [(t, tile["tile"]) for tile in tiles if tile["tile"] not in hit]
@@ -85,4 +88,5 @@ def evaluate_detection(report_dir: str | Path, truth: dict) -> dict:
         "false_positives": false_pos,
         "tracks_per_tile_segment": {f"{k[0]}:{k[1]}": len(v) for k, v in sorted(tracks_of.items())},
         "tiles_per_track": {k: len(v) for k, v in sorted(tiles_of.items())},
+        "people_per_track": {k: len(v) for k, v in sorted(people_of.items())},
     }

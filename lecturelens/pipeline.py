@@ -16,7 +16,7 @@ from lecturelens.atomic import atomic_csv, write_json
 from lecturelens.config import AnalyzeConfig
 from lecturelens.detect import LANDMARK_NAMES, Face, FaceDetector
 from lecturelens.ingest import Frame, VideoInfo, iter_frames, probe
-from lecturelens.track import Tracker
+from lecturelens.track import Tracker, appearance_signature
 
 OBSERVATION_COLUMNS = (
     ["t", "frame", "track_id", "x1", "y1", "x2", "y2"]
@@ -158,7 +158,8 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                       detector: FaceDetector, timings: Timings, progress: bool) -> dict:
     from tqdm import tqdm
 
-    tracker = Tracker(iou_threshold=config.track_iou, max_gap=config.track_max_gap)
+    tracker = Tracker(iou_threshold=config.track_iou, max_gap=config.track_max_gap,
+                      max_appearance_change=config.track_max_appearance_change)
     expected = max(1, math.ceil(info.duration * config.fps))
     n_frames = n_faces = 0
     frames = timings.timed_iter("decode", iter_frames(info, fps=config.fps))
@@ -170,6 +171,8 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                 detections = detector.detect([f.rgb for f in batch])
             for frame, faces in zip(batch, detections):
                 with timings.stage("track"):
+                    for face in faces:
+                        face.signature = appearance_signature(frame.rgb, face.box)
                     ids = tracker.update(frame.t, faces)
                 with timings.stage("write"):
                     for tid, face in zip(ids, faces):

@@ -2,7 +2,10 @@
 
 Gallery tiles barely move, so overlap (IoU) with a track's last box, or a centre within one
 face width of it (people lean and shift in their own tile; neighbouring tiles' faces are
-several face widths apart), is enough; matching is greedy, best overlap first, and one detection
+several face widths apart), is enough. When the meeting app reshuffles the gallery a
+different person appears where the track's face was; an appearance gate (colour histogram of
+the face and its surroundings: hair, clothes, room) then closes the old track instead of
+continuing it with someone else. Matching is greedy, matching is greedy, best overlap first, and one detection
 continues at most one track. A track survives ``max_gap`` seconds without a detection (a
 face turned away, a missed detection) before it is closed. Only running sums are kept per
 track, so memory does not grow with the video's length.
@@ -26,6 +29,29 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def appearance_signature(rgb: np.ndarray, box: np.ndarray, scale: float = 0.8) -> np.ndarray:
+    """Normalised 64-bin RGB histogram of the face and its surroundings.
+
+    Args:
+        rgb: the frame.
+        box: the face's ``x1, y1, x2, y2``.
+        scale: half-size of the region, in face sizes, around the face centre.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    cx, cy, w, h = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
+    H, W = rgb.shape[:2]
+    region = rgb[max(0, int(cy - scale * h)):min(H, int(cy + scale * h)),
+                 max(0, int(cx - scale * w)):min(W, int(cx + scale * w))]
+    q = (region.reshape(-1, 3) >> 6).astype(np.int64)
+    hist = np.bincount(q[:, 0] * 16 + q[:, 1] * 4 + q[:, 2], minlength=64).astype(np.float64)
+    return hist / max(hist.sum(), 1.0)
+
+
+def appearance_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Hellinger distance of two histograms: 0 identical, 1 disjoint."""
+    return float(np.sqrt(max(0.0, 1.0 - float(np.sum(np.sqrt(a * b))))))
+
+
 @dataclass
 class Track:
     """Summary of one face track."""
@@ -38,8 +64,13 @@ class Track:
     box_sum: np.ndarray = field(default_factory=lambda: np.zeros(4))
     prob_sum: float = 0.0
     n_small: int = 0
+    signature: np.ndarray | None = None
 
     def add(self, t: float, face: Face) -> None:
+        if face.signature is not None:
+            # A slow running average follows lighting drift but not a change of person.
+            self.signature = (face.signature if self.signature is None
+                              else 0.8 * self.signature + 0.2 * face.signature)
         self.last_seen = t
         self.last_box = face.box
         self.n_frames += 1
@@ -62,16 +93,24 @@ class Tracker:
     Args:
         iou_threshold: minimum IoU with a track's last box to continue it.
         max_gap: seconds a track may go unmatched before it is closed.
+        max_appearance_change: largest :func:`appearance_distance` between a track and a
+            face that continues it (used when faces carry a ``signature``).
     """
 
-    def __init__(self, iou_threshold: float = 0.3, max_gap: float = 5.0):
+    def __init__(self, iou_threshold: float = 0.3, max_gap: float = 5.0,
+                 max_appearance_change: float = 0.35):
         self.iou_threshold = iou_threshold
         self.max_gap = max_gap
+        self.max_appearance_change = max_appearance_change
         self.active: list[Track] = []
         self.closed: list[Track] = []
         self._next_id = 1
 
     def _affinity(self, track: Track, face: Face) -> float:
+        if (track.signature is not None and face.signature is not None
+                and appearance_distance(track.signature, face.signature)
+                > self.max_appearance_change):
+            return 0.0
         o = iou(track.last_box, face.box)
         if o >= self.iou_threshold:
             return 1.0 + o

@@ -62,6 +62,7 @@ def cli():
 @_config_option("threads", click.IntRange(0, 256))
 @_config_option("track_iou", click.FloatRange(0.0, 1.0))
 @_config_option("track_max_gap", click.FloatRange(0.0, 3600.0))
+@_config_option("track_max_appearance_change", click.FloatRange(0.0, 1.0))
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def analyze(video, outdir, config_file, quiet, **options):
     """Analyse one recording VIDEO and write reports into OUTDIR/<video name>/."""

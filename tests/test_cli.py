@@ -1,0 +1,112 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from lecturelens import __version__
+from lecturelens.__main__ import main
+from lecturelens.cli import cli
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_version(runner):
+    res = runner.invoke(cli, ["--version"])
+    assert res.exit_code == 0 and __version__ in res.output
+
+
+@pytest.mark.parametrize("cmd", [[], ["analyze"], ["doctor"], ["config-sample"]])
+def test_help_everywhere(runner, cmd):
+    res = runner.invoke(cli, cmd + ["--help"])
+    assert res.exit_code == 0
+    assert "Usage:" in res.output
+
+
+def test_analyze_help_shows_defaults(runner):
+    out = runner.invoke(cli, ["analyze", "--help"]).output
+    for opt in ["--fps", "--min-face", "--config", "--output", "--quiet"]:
+        assert opt in out
+    assert "[default: 1.0]" in out and "[default: 40]" in out
+
+
+def _error_line(res):
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.output
+    assert lines[0].startswith("lecturelens: error: ")
+    return lines[0]
+
+
+def test_missing_video_is_one_clear_line(runner, tmp_path):
+    res = runner.invoke(cli, ["analyze", str(tmp_path / "lecture.mp4"), "-o", str(tmp_path / "r")])
+    assert res.exit_code == 2
+    assert "lecture.mp4: no such file" in _error_line(res)
+    assert not (tmp_path / "r").exists()  # nothing written for bad input
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: p.touch(), "empty"),
+    (lambda p: p.write_text("hello\n" * 50), "not a video"),
+])
+def test_bad_files_exit_nonzero_without_output(runner, tmp_path, make, words):
+    bad = tmp_path / "bad.mp4"
+    make(bad)
+    res = runner.invoke(cli, ["analyze", str(bad), "-o", str(tmp_path / "r")])
+    assert res.exit_code == 2
+    assert words in _error_line(res)
+    assert not (tmp_path / "r").exists()
+
+
+def test_audio_only_via_main(tmp_path, ffmpeg, capsys):
+    p = tmp_path / "talk.m4a"
+    ffmpeg("-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", str(p))
+    assert main(["analyze", str(p), "-o", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lecturelens: error:") and "no video stream" in err
+
+
+def test_bad_config_file(runner, tmp_path, testsrc_video):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[analyze]\nfsp = 3\n")
+    res = runner.invoke(cli, ["analyze", str(testsrc_video), "-o", str(tmp_path / "r"),
+                              "--config", str(cfg)])
+    assert res.exit_code == 2 and "unknown setting" in _error_line(res)
+
+
+def test_out_of_range_option(runner, tmp_path, testsrc_video):
+    res = runner.invoke(cli, ["analyze", str(testsrc_video), "-o", str(tmp_path), "--fps", "0"])
+    assert res.exit_code == 2 and "--fps" in res.output
+
+
+def test_analyze_writes_reports(runner, tmp_path, astronaut_gallery):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[analyze]\nfps = 2.0\nbatch_size = 3\n")
+    res = runner.invoke(cli, ["analyze", str(astronaut_gallery), "-o", str(tmp_path / "r"),
+                              "--config", str(cfg), "--fps", "1", "-q"])
+    assert res.exit_code == 0, res.output
+    run = json.loads((tmp_path / "r" / "astro_2x2" / "run.json").read_text())
+    assert run["status"] == "ok"
+    assert run["config"]["fps"] == 1.0 and run["config"]["batch_size"] == 3  # CLI wins
+    assert run["frames_sampled"] == 4
+
+
+def test_doctor_reports_each_check(runner):
+    res = runner.invoke(cli, ["doctor"])
+    for name in ["python", "torch", "models", "ffmpeg", "opencv", "tesseract"]:
+        assert f"] {name}" in res.output
+    assert res.exit_code in (0, 1)
+    assert (res.exit_code == 0) == ("[FAIL]" not in res.output)
+
+
+def test_doctor_fails_with_fix_when_tesseract_missing(runner, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    res = runner.invoke(cli, ["doctor"])
+    assert res.exit_code == 1
+    assert "[FAIL] tesseract" in res.output and "apt-get install -y tesseract-ocr" in res.output
+
+
+def test_config_sample_roundtrip(runner, tmp_path):
+    res = runner.invoke(cli, ["config-sample"])
+    assert res.exit_code == 0 and "[analyze]" in res.output

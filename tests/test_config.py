@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from lecturelens.config import AnalyzeConfig, load_config, sample_config
+from lecturelens.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_sample_file_is_in_sync_with_the_config():
+    assert (ROOT / "lecturelens.sample.toml").read_text() == sample_config(), \
+        "regenerate with: lecturelens config-sample > lecturelens.sample.toml"
+
+
+def test_sample_file_loads_to_the_defaults():
+    assert load_config(ROOT / "lecturelens.sample.toml") == AnalyzeConfig()
+
+
+def test_file_values_and_overrides(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[analyze]\nfps = 2\nmin_face = 50\n[names]\nwhatever = 1\n")
+    cfg = load_config(p, min_face=None, batch_size=2)
+    assert cfg.fps == 2.0 and isinstance(cfg.fps, float)
+    assert cfg.min_face == 50 and cfg.batch_size == 2
+    assert load_config(p, fps=0.5).fps == 0.5
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[analyze]\nfsp = 2\n", ["unknown setting", "fsp", "fps"]),
+    ("[analyze]\nfps = 'fast'\n", ["fps must be a float"]),
+    ("[analyze]\nfps = 100\n", ["outside"]),
+    ("[analyze\nfps = 1\n", ["not a valid toml"]),
+    ("analyze = 3\n", ["must be a table"]),
+])
+def test_bad_config_files(tmp_path, text, words):
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    msg = str(err.value).lower()
+    assert str(p).lower() in msg or "fps" in msg
+    for w in words:
+        assert w in msg
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "none.toml")
+
+
+def test_bool_is_not_an_int():
+    with pytest.raises(ConfigError):
+        AnalyzeConfig(batch_size=True).validate()

@@ -1,0 +1,110 @@
+import csv
+import json
+
+import pytest
+
+from lecturelens.compose import compose_gallery, load_truth
+from lecturelens.config import AnalyzeConfig
+from lecturelens.errors import InputError
+from lecturelens.evaluate import evaluate_detection
+from lecturelens.pipeline import OBSERVATION_COLUMNS, TRACK_COLUMNS, analyze
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_astronaut_gallery_end_to_end(tmp_path, astronaut_gallery):
+    record = analyze(astronaut_gallery, tmp_path, AnalyzeConfig(fps=2.0), progress=False)
+    dest = tmp_path / "astro_2x2"
+    assert record["status"] == "ok" and record["frames_sampled"] == 8
+    run = json.loads((dest / "run.json").read_text())
+    assert run == json.loads(json.dumps(record, default=str))
+    assert run["models"][0]["name"] == "mtcnn" and len(run["models"][0]["files"]) == 3
+    assert {"probe", "load_models", "decode", "detect", "track", "write"} <= set(run["timings"])
+    assert run["input"]["width"] == 640 and run["versions"]["torch"]
+
+    obs = _rows(dest / "observations.csv")
+    assert list(obs[0]) == OBSERVATION_COLUMNS
+    assert len(obs) == 8 * 4
+    tracks = _rows(dest / "tracks.csv")
+    assert list(tracks[0]) == TRACK_COLUMNS
+    assert len(tracks) == 4 and all(t["frames"] == "8" for t in tracks)
+    assert all(float(t["seconds_visible"]) == 4.0 for t in tracks)
+
+    ev = evaluate_detection(dest, load_truth(astronaut_gallery))
+    assert ev["recall"] == 1.0 and ev["false_positives"] == 0
+    assert set(ev["tracks_per_tile_segment"].values()) == {1}
+
+
+def test_video_without_faces(tmp_path, testsrc_video):
+    record = analyze(testsrc_video, tmp_path, progress=False)
+    assert record["faces_detected"] == 0 and record["tracks"] == 0
+    assert _rows(tmp_path / "testsrc" / "observations.csv") == []
+
+
+def test_truncated_while_decoding_marks_run_failed_and_leaves_no_csv(tmp_path, ffmpeg):
+    full = tmp_path / "full.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=10:duration=20", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(full))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 3])
+    with pytest.raises(InputError, match="truncated"):
+        analyze(cut, tmp_path / "r", progress=False)
+    dest = tmp_path / "r" / "cut"
+    run = json.loads((dest / "run.json").read_text())
+    assert run["status"] == "failed" and "truncated" in run["error"]
+    assert sorted(p.name for p in dest.iterdir()) == ["run.json"]
+
+
+def test_failed_rerun_keeps_previous_complete_reports(tmp_path, astronaut_gallery, monkeypatch):
+    analyze(astronaut_gallery, tmp_path, progress=False)
+    dest = tmp_path / "astro_2x2"
+    before = (dest / "observations.csv").read_text()
+
+    import lecturelens.pipeline as pl
+
+    def boom(*a, **k):
+        raise RuntimeError("detector crashed")
+
+    monkeypatch.setattr(pl.FaceDetector, "detect", boom)
+    with pytest.raises(RuntimeError):
+        analyze(astronaut_gallery, tmp_path, progress=False)
+    assert (dest / "observations.csv").read_text() == before
+    assert json.loads((dest / "run.json").read_text())["status"] == "failed"
+    assert not [p for p in dest.iterdir() if p.name.startswith(".")]
+
+
+def test_memory_of_frame_stream_does_not_grow_with_length(tmp_path, ffmpeg):
+    import tracemalloc
+
+    from lecturelens.ingest import iter_frames, probe
+
+    peaks = []
+    for seconds in (5, 40):
+        p = tmp_path / f"v{seconds}.mp4"
+        ffmpeg("-f", "lavfi", "-i", f"testsrc=size=640x360:rate=25:duration={seconds}",
+               "-c:v", "libx264", "-pix_fmt", "yuv420p", str(p))
+        tracemalloc.start()
+        n = sum(1 for _ in iter_frames(probe(p), fps=2.0))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert n == 2 * seconds
+    assert peaks[1] < 1.5 * peaks[0] + 1_000_000
+
+
+@pytest.mark.slow
+def test_real_faces_3x4_gallery_every_face_every_frame_one_track_per_tile(tmp_path,
+                                                                          shared_videos):
+    video = tmp_path / "class_3x4.mp4"
+    compose_gallery(video, rows=3, cols=4, duration=24.0, fps=25, reshuffle=[12.0], seed=1)
+    record = analyze(video, tmp_path / "r", progress=False)
+    assert record["frames_sampled"] == 24
+    ev = evaluate_detection(tmp_path / "r" / "class_3x4", load_truth(video))
+    assert ev["frames"] == 24
+    assert ev["missed"] == [] and ev["recall"] == 1.0
+    assert ev["false_positives"] == 0
+    assert set(ev["tracks_per_tile_segment"].values()) == {1}
+    assert set(ev["tiles_per_track"].values()) == {1}
+    assert set(ev["people_per_track"].values()) == {1}
