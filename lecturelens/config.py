@@ -42,6 +42,11 @@ class AnalyzeConfig:
         "that still continues its track; above it (a gallery reshuffle) a new track starts.",
         0.0, 1.0)
 
+    emotion_model: str = _opt("lensnet-fer", "Emotion model from `lecturelens models list` "
+                              "('none' skips emotions).")
+    emotion_weights: str = _opt("", "Weight file for the emotion model instead of its registry "
+                                "location (e.g. an HSEmotion .pt downloaded elsewhere).")
+
     def validate(self) -> "AnalyzeConfig":
         """Check types and ranges; raise :class:`ConfigError` naming the bad field."""
         for f in dataclasses.fields(self):

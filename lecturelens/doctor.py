@@ -45,10 +45,10 @@ def _torch() -> Check:
 
 
 def _models() -> Check:
-    from lecturelens.models import REGISTRY
+    from lecturelens.models import all_models
 
     problems, names = [], []
-    for entry in REGISTRY.values():
+    for entry in all_models():
         if not entry.default:
             continue
         try:

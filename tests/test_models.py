@@ -1,11 +1,14 @@
+import urllib.error
+
 import pytest
 
 from lecturelens.errors import ModelError
-from lecturelens.models import REGISTRY, ModelEntry, WeightFile, get_model_entry, sha256_file
+from lecturelens.models import (ModelEntry, WeightFile, all_models, fetch, get_model_entry,
+                               sha256_file)
 
 
 def test_default_models_ship_offline_and_verify():
-    defaults = [e for e in REGISTRY.values() if e.default]
+    defaults = [e for e in all_models() if e.default]
     assert defaults, "every stage needs an offline default"
     for entry in defaults:
         files = entry.check()
@@ -31,3 +34,49 @@ def test_checksum_mismatch_and_missing_file(tmp_path):
         gone.check()
     nopkg = WeightFile("package:no_such_package_xyz/w.pt", "0" * 64)
     assert nopkg.path() is None
+
+
+def test_every_entry_is_complete():
+    for e in all_models():
+        assert e.task and e.architecture and e.licence and e.origin and e.files, e.name
+        if e.task == "emotion":
+            assert e.classes and e.input_size and len(e.mean) == len(e.std) == e.channels
+
+
+def test_fetch_without_network_says_how_to_get_the_file(tmp_path, monkeypatch):
+    import urllib.request
+
+    monkeypatch.setenv("LECTURELENS_HOME", str(tmp_path))
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(ModelError, match="cannot download .*copy it to"):
+        fetch("enet_b0_8_best_vgaf")
+    assert not list(tmp_path.rglob("*.pt"))  # nothing half-downloaded left behind
+
+
+def test_fetch_verifies_sha256(tmp_path, monkeypatch):
+    import io
+    import urllib.request
+
+    import lecturelens.models as m
+
+    monkeypatch.setenv("LECTURELENS_HOME", str(tmp_path))
+    entry = m.ModelEntry("fake", "emotion", "a", (m.WeightFile("cache:fake.pt", "0" * 64,
+                                                                "http://example.invalid/f"),),
+                         "MIT", "test")
+    monkeypatch.setitem(m._REGISTRY, "fake", entry)
+
+    class Resp(io.BytesIO):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: Resp(b"not the weights"))
+    with pytest.raises(ModelError, match="expected"):
+        fetch("fake")
+    assert not (tmp_path / "models" / "fake.pt").exists()

@@ -1,6 +1,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from lecturelens.compose import compose_gallery, load_truth
@@ -26,8 +27,17 @@ def test_astronaut_gallery_end_to_end(tmp_path, astronaut_gallery):
     assert run["input"]["width"] == 640 and run["versions"]["torch"]
 
     obs = _rows(dest / "observations.csv")
-    assert list(obs[0]) == OBSERVATION_COLUMNS
+    classes = run["models"][1]["classes"]
+    assert list(obs[0]) == OBSERVATION_COLUMNS + ["emotion"] + [f"p_{c}" for c in classes]
     assert len(obs) == 8 * 4
+    for r in obs:
+        probs = [float(r[f"p_{c}"]) for c in classes]
+        assert abs(sum(probs) - 1) < 0.01 and r["emotion"] == classes[probs.index(max(probs))]
+    # the smiling astronaut reads as happy in most frames
+    assert sum(r["emotion"] == "happy" for r in obs) > len(obs) / 2
+    feats = np.load(dest / "emotion_features.npy")
+    assert feats.shape == (len(obs), run["models"][1]["feature_dim"])
+    assert feats.dtype == np.float16 and np.isfinite(feats).all()
     tracks = _rows(dest / "tracks.csv")
     assert list(tracks[0]) == TRACK_COLUMNS
     assert len(tracks) == 4 and all(t["frames"] == "8" for t in tracks)
@@ -42,6 +52,16 @@ def test_video_without_faces(tmp_path, testsrc_video):
     record = analyze(testsrc_video, tmp_path, progress=False)
     assert record["faces_detected"] == 0 and record["tracks"] == 0
     assert _rows(tmp_path / "testsrc" / "observations.csv") == []
+    assert np.load(tmp_path / "testsrc" / "emotion_features.npy").shape[0] == 0
+
+
+def test_emotion_can_be_switched_off(tmp_path, astronaut_gallery):
+    record = analyze(astronaut_gallery, tmp_path, AnalyzeConfig(emotion_model="none"),
+                     progress=False)
+    dest = tmp_path / "astro_2x2"
+    assert list(_rows(dest / "observations.csv")[0]) == OBSERVATION_COLUMNS
+    assert not (dest / "emotion_features.npy").exists()
+    assert [m["task"] for m in record["models"]] == ["face-detection"]
 
 
 def test_truncated_while_decoding_marks_run_failed_and_leaves_no_csv(tmp_path, ffmpeg):

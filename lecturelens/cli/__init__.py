@@ -63,6 +63,8 @@ def cli():
 @_config_option("track_iou", click.FloatRange(0.0, 1.0))
 @_config_option("track_max_gap", click.FloatRange(0.0, 3600.0))
 @_config_option("track_max_appearance_change", click.FloatRange(0.0, 1.0))
+@_config_option("emotion_model", str)
+@_config_option("emotion_weights", click.Path(dir_okay=False))
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def analyze(video, outdir, config_file, quiet, **options):
     """Analyse one recording VIDEO and write reports into OUTDIR/<video name>/."""
@@ -95,6 +97,114 @@ def doctor():
         click.echo("Some required parts are missing; see the fixes above.", err=True)
         sys.exit(1)
     click.echo("All required parts are in place.")
+
+
+@cli.group()
+def models():
+    """List, fetch and verify the models LectureLens uses."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def models_list(as_json):
+    """Every model: task, classes, source, installed?, sha256, licence."""
+    import json
+
+    from lecturelens.models import all_models
+
+    entries = [e.describe() for e in all_models()]
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for e in entries:
+        state = "installed" if e["installed"] else "not installed"
+        flag = " (default)" if e["default"] else ""
+        click.echo(f"{e['name']}{flag}  [{e['task']}]  {state}")
+        click.echo(f"    architecture: {e['architecture']}")
+        if e["classes"]:
+            click.echo(f"    classes: {', '.join(e['classes'])}")
+        click.echo(f"    source: {e['origin']}")
+        for f in e["files"]:
+            sha = f["sha256"] or "unknown until fetched (recorded in run.json)"
+            click.echo(f"    file: {f['path']}  sha256: {sha}")
+            if not e["installed"] and f["url"]:
+                click.echo(f"    get it: lecturelens models fetch {e['name']}   "
+                           f"(or download {f['url']} and pass --emotion-weights PATH)")
+        click.echo(f"    licence: {e['licence']}")
+
+
+@models.command("fetch")
+@click.argument("name")
+def models_fetch(name):
+    """Download model NAME into the cache ($LECTURELENS_HOME) and verify it."""
+    from lecturelens.models import fetch
+
+    for f in fetch(name):
+        click.echo(f"{name}: {f['path']} sha256 {f['sha256']}")
+
+
+@models.command("verify")
+def models_verify():
+    """Check the sha256 of every installed model."""
+    from lecturelens.models import all_models
+
+    bad = 0
+    for e in all_models():
+        if not e.installed():
+            continue
+        try:
+            e.check()
+            click.echo(f"[ok  ] {e.name}")
+        except LectureLensError as err:
+            bad += 1
+            click.echo(f"[FAIL] {e.name}: {err}")
+    if bad:
+        sys.exit(1)
+
+
+@cli.command("train-emotion")
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", default="runs/lensnet_fer", show_default=True,
+              help="Folder for checkpoints (last.pt, best.pt) and history.json.")
+@click.option("--epochs", default=35, show_default=True, help="Epochs of the one-cycle schedule.")
+@click.option("--batch", default=128, show_default=True)
+@click.option("--lr", default=0.1, show_default=True, help="Peak learning rate (SGD, Nesterov).")
+@click.option("--threads", default=2, show_default=True, help="Torch CPU threads.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--resume", type=click.Path(exists=True, dir_okay=False),
+              help="last.pt of an interrupted run with the same settings.")
+@click.option("--export", type=click.Path(dir_okay=False),
+              help="Write the best-on-val weights here as a float16 state dict "
+                   "(models/lensnet_fer.pt for the default model).")
+def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, export):
+    """Train the default emotion model (lensnet-fer) on DATA_DIR/{train,val[,test]}/<label>/."""
+    from lecturelens.emotion.train import train
+
+    res = train(data_dir, out, epochs=epochs, batch=batch, lr=lr, threads=threads, seed=seed,
+                resume=resume, export=export, log=click.echo)
+    click.echo(f"best val accuracy {res['best_val']:.4f}"
+               + (f", test accuracy {res['test_acc']:.4f}" if "test_acc" in res else ""))
+
+
+@cli.command("eval-emotion")
+@click.argument("data_dir", type=click.Path(file_okay=False))
+@click.option("--model", default="lensnet-fer", show_default=True,
+              help="Emotion model (see `lecturelens models list`).")
+@click.option("--weights", type=click.Path(dir_okay=False),
+              help="Weight file instead of the registry location.")
+@click.option("--no-detect", is_flag=True, help="Use whole images; skip face detection.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--threads", default=0, show_default=True, help="Torch CPU threads (0: default).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def eval_emotion(data_dir, model, weights, no_detect, as_json, threads, quiet):
+    """Accuracy, per-class recall and confusion matrix on DATA_DIR/<label>/*.jpg."""
+    import json
+
+    from lecturelens.emotion.evaluate import evaluate_folder, format_report
+
+    res = evaluate_folder(data_dir, model=model, weights=weights, detect=not no_detect,
+                          progress=not quiet, threads=threads)
+    click.echo(json.dumps(res, indent=2) if as_json else format_report(res))
 
 
 @cli.command("config-sample")

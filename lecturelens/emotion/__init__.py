@@ -1,0 +1,189 @@
+"""Stage 6, emotion: a registry of facial-emotion models with one interface.
+
+``create_emotion_model(name)`` returns an :class:`EmotionModel` whose :meth:`~EmotionModel.
+predict` takes a batch of face crops (from :func:`lecturelens.emotion.align.crop_faces`) and
+returns class probabilities and the penultimate-layer feature vectors, on the CPU.
+
+Models:
+    * ``lensnet-fer`` (default, offline): trained by this project on FER2013, weights in
+      ``models/``.
+    * HSEmotion's timm EfficientNets (``enet_b0_8_best_vgaf`` ...): fetched on first use, or
+      given by path; loaded without running their pickle (:mod:`.safe_load`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lecturelens.emotion.align import crop_faces
+from lecturelens.errors import ModelError
+from lecturelens.models import ModelEntry, get_model_entry
+
+DEFAULT_EMOTION_MODEL = "lensnet-fer"
+
+__all__ = ["DEFAULT_EMOTION_MODEL", "EmotionModel", "create_emotion_model", "crop_faces",
+           "emotion_models"]
+
+
+class EmotionModel:
+    """A loaded emotion network with its registry entry.
+
+    Attributes:
+        entry: the registry entry (classes, input size, normalisation, source, licence).
+        weights: the weight files used, with sha256 (for run.json).
+        feature_dim: length of the feature vectors returned by :meth:`predict`.
+    """
+
+    def __init__(self, entry: ModelEntry, net, weights: list[dict], tta_flip: bool = False,
+                 n_outputs: int | None = None):
+        import torch
+
+        self.entry = entry
+        self.net = net.eval()
+        self.weights = weights
+        self.tta_flip = tta_flip
+        self._torch = torch
+        self._n_classes = len(entry.classes)
+        mean = torch.tensor(entry.mean, dtype=torch.float32).view(1, -1, 1, 1)
+        std = torch.tensor(entry.std, dtype=torch.float32).view(1, -1, 1, 1)
+        self._mean, self._std = mean, std
+        with torch.inference_mode():
+            size = entry.input_size
+            self.feature_dim = int(self._features(torch.zeros(1, entry.channels, size, size))
+                                   .shape[1])
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.entry.classes
+
+    @property
+    def input_size(self) -> int:
+        return int(self.entry.input_size)
+
+    def _features(self, x):
+        feats = self.net.forward_features(x)
+        return self.net.forward_head(feats, pre_logits=True)
+
+    def _to_tensor(self, crops: np.ndarray):
+        import cv2
+
+        size = self.input_size
+        if crops.shape[1:3] != (size, size):
+            crops = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA)
+                              for c in crops])
+        if self.entry.channels == 1:
+            crops = np.stack([cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in crops])[..., None]
+        x = self._torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float()
+        return (x / 255.0 - self._mean) / self._std
+
+    def predict(self, crops: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities and features for a batch of RGB face crops.
+
+        Args:
+            crops: ``N x H x W x 3`` uint8 RGB crops (any ``H x W``; resized to the model's
+                input size). Use :func:`crop_faces` to cut them from frames.
+            batch_size: crops per forward pass.
+
+        Returns:
+            ``(probs, features)``: ``N x C`` float32 probabilities over :attr:`classes` and
+            ``N x D`` float32 penultimate-layer features.
+        """
+        torch = self._torch
+        n = len(crops)
+        if n == 0:
+            return (np.zeros((0, self._n_classes), np.float32),
+                    np.zeros((0, self.feature_dim), np.float32))
+        probs, feats = [], []
+        with torch.inference_mode():
+            for i in range(0, n, batch_size):
+                x = self._to_tensor(np.asarray(crops[i:i + batch_size]))
+                f = self._features(x)
+                logits = self.net.get_classifier()(f)[:, :self._n_classes]
+                p = logits.softmax(1)
+                if self.tta_flip:
+                    f2 = self._features(x.flip(3))
+                    p = (p + self.net.get_classifier()(f2)[:, :self._n_classes].softmax(1)) / 2
+                    f = (f + f2) / 2
+                probs.append(p.numpy())
+                feats.append(f.numpy())
+        return np.concatenate(probs).astype(np.float32), np.concatenate(feats).astype(np.float32)
+
+    def predict_frame(self, rgb: np.ndarray, faces) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict` on the faces of one frame (cropped with the shared function)."""
+        return self.predict(crop_faces(rgb, faces, self.input_size))
+
+
+def emotion_models() -> list[ModelEntry]:
+    """Registry entries of every emotion model."""
+    from lecturelens.models import all_models
+
+    return [e for e in all_models() if e.task == "emotion"]
+
+
+def create_emotion_model(name: str = DEFAULT_EMOTION_MODEL, weights: str | Path | None = None,
+                         threads: int = 0) -> EmotionModel:
+    """Build an emotion model from the registry.
+
+    Args:
+        name: registry name; an unknown name lists the choices.
+        weights: a weight file to use instead of the registry's location (e.g. an HSEmotion
+            ``.pt`` downloaded elsewhere).
+        threads: torch CPU threads (0: leave torch's default).
+
+    Raises:
+        ModelError: unknown name, weights missing (with how to get them) or corrupt.
+    """
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    entry = get_model_entry(name)
+    if entry.task != "emotion":
+        raise ModelError(f"{name} is a {entry.task} model, not an emotion model; choose from: "
+                         f"{', '.join(e.name for e in emotion_models())}")
+    override = {entry.files[0].filename: Path(weights)} if weights else None
+    if weights and not Path(weights).is_file():
+        raise ModelError(f"{weights}: emotion weights file not found")
+    files = entry.check(override)
+    path = files[0]["path"]
+    kind, _, arch = entry.builder.partition(":")
+    if kind == "lensnet":
+        from lecturelens.emotion.nets import build_lensnet
+
+        net = build_lensnet(num_classes=len(entry.classes), in_chans=entry.channels)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        _load_state(net, {k: v.float() if v.is_floating_point() else v
+                          for k, v in state.items()}, name, path)
+        return EmotionModel(entry, net, files, tta_flip=True)
+    if kind == "hsemotion":
+        import timm
+
+        from lecturelens.emotion.safe_load import load_pickled_model_state
+
+        try:
+            state = load_pickled_model_state(path)
+        except Exception as exc:  # noqa: BLE001 - any unpickling problem is the user's file
+            raise ModelError(f"{path}: not a loadable {name} checkpoint ({exc})") from None
+        state = {k.replace("classifier.0.", "classifier."): v for k, v in state.items()}
+        n_out = int(state["classifier.weight"].shape[0]) if "classifier.weight" in state else 0
+        if n_out < len(entry.classes):
+            raise ModelError(f"{path}: has {n_out} outputs, {name} needs "
+                             f"{len(entry.classes)}; is it the right file?")
+        net = timm.create_model(arch, pretrained=False, num_classes=n_out)
+        _load_state(net, state, name, path)
+        return EmotionModel(entry, net, files)
+    raise ModelError(f"model {name}: unknown builder {entry.builder!r}")
+
+
+def _load_state(net, state, name, path) -> None:
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelError(f"{path}: weights do not fit {name}'s architecture ({first})") from None

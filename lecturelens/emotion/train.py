@@ -1,0 +1,215 @@
+"""Train LectureLens' own emotion model on a labelled folder (FER2013 layout).
+
+    python -m lecturelens.emotion.train DATA_DIR --out runs/fer --epochs 40
+
+``DATA_DIR`` holds ``train/`` and ``val/`` (and optionally ``test/``), each laid out as
+``<label>/*.jpg``. Model selection uses ``val`` only; ``test`` is reported once at the end.
+Checkpoints (``last.pt`` to resume with ``--resume``, ``best.pt``) and ``history.json`` go
+to ``--out``; ``--export`` writes the best weights as a float16 state dict for ``models/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+FER_CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+def _augment(x, gen):
+    """Random flip, rotation/scale/shift, brightness/contrast and erasing on a batch in [0,1]."""
+    import torch
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+    flip = torch.rand(n, generator=gen) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    ang = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(12)
+    scale = 1 + (torch.rand(n, generator=gen) * 2 - 1) * 0.12
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * 0.12
+    cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    contrast = 1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * 0.25
+    bright = (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * 0.12
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    x = ((x - mean) * contrast + mean + bright).clamp(0, 1)
+    # Random erasing: one rectangle per image with probability 0.5.
+    h, w = x.shape[2:]
+    erase = torch.rand(n, generator=gen) < 0.5
+    eh = (torch.rand(n, generator=gen) * 0.3 + 0.15) * h
+    ew = (torch.rand(n, generator=gen) * 0.3 + 0.15) * w
+    ey = torch.rand(n, generator=gen) * (h - eh)
+    ex = torch.rand(n, generator=gen) * (w - ew)
+    yy = torch.arange(h).view(1, h, 1)
+    xx = torch.arange(w).view(1, 1, w)
+    mask = ((yy >= ey.view(n, 1, 1)) & (yy < (ey + eh).view(n, 1, 1))
+            & (xx >= ex.view(n, 1, 1)) & (xx < (ex + ew).view(n, 1, 1)) & erase.view(n, 1, 1))
+    x = torch.where(mask[:, None], torch.rand(n, 1, 1, 1, generator=gen), x)
+    return x
+
+
+def _to_input(u8):
+    import torch
+
+    return (torch.from_numpy(u8).float().unsqueeze(1) / 255.0 - 0.5) / 0.5
+
+
+def predict_logits(model, images_u8: np.ndarray, batch: int = 512, tta: bool = True):
+    """Logits for ``N x 48 x 48`` uint8 images; with ``tta`` averaged with the mirror image."""
+    import torch
+
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(images_u8), batch):
+            x = _to_input(images_u8[i:i + batch])
+            logits = model(x)
+            if tta:
+                logits = (logits.softmax(1) + model(x.flip(3)).softmax(1)).log()
+            out.append(logits)
+    return torch.cat(out).numpy()
+
+
+def _load_split(root: Path, split: str, cache: Path | None):
+    from lecturelens.emotion.data import list_labelled_images, load_gray
+
+    if cache is not None:
+        f = cache / f"{split}.npz"
+        if f.exists():
+            d = np.load(f)
+            return d["x"], d["y"]
+    x, y = load_gray(list_labelled_images(root / split), FER_CLASSES)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(cache / f"{split}.npz", x=x, y=y)
+    return x, y
+
+
+def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 128,
+          lr: float = 0.1, weight_decay: float = 5e-4, label_smoothing: float = 0.1,
+          threads: int = 2, seed: int = 0, resume: str | Path | None = None,
+          export: str | Path | None = None, log=print) -> dict:
+    """Train ``lensnet_fer``; return the history (per-epoch loss and val accuracy).
+
+    Args:
+        data_dir: folder with ``train/`` and ``val/`` (``test/`` optional).
+        out: folder for checkpoints and history.
+        epochs: total epochs of the one-cycle schedule.
+        batch, lr, weight_decay, label_smoothing: optimisation settings (SGD, Nesterov).
+        threads: torch CPU threads.
+        seed: makes initialisation, shuffling and augmentation reproducible.
+        resume: ``last.pt`` of an interrupted run with the same settings.
+        export: where to write the best weights as a float16 state dict.
+        log: called with one line per epoch.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from lecturelens.emotion.nets import build_lensnet
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    data_dir, out = Path(data_dir), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = out / "cache"
+    xtr, ytr = _load_split(data_dir, "train", cache)
+    xva, yva = _load_split(data_dir, "val", cache)
+    log(f"train {len(xtr)} images, val {len(xva)} images, classes {FER_CLASSES}")
+
+    model = build_lensnet(num_classes=len(FER_CLASSES))
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
+                          weight_decay=weight_decay)
+    steps = math.ceil(len(xtr) / batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs,
+                                                steps_per_epoch=steps, pct_start=0.15)
+    state = {"epoch": 0, "best_val": 0.0, "history": []}
+    if resume:
+        ck = torch.load(resume, map_location="cpu", weights_only=True)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        state = {"epoch": ck["epoch"], "best_val": ck["best_val"], "history": ck["history"]}
+        log(f"resumed at epoch {state['epoch']}")
+    gen = torch.Generator().manual_seed(seed + state["epoch"])
+    xtr_t = torch.from_numpy(xtr)
+    ytr_t = torch.from_numpy(ytr)
+
+    for epoch in range(state["epoch"], epochs):
+        model.train()
+        t0 = time.time()
+        perm = torch.randperm(len(xtr), generator=gen)
+        total = correct = 0
+        loss_sum = 0.0
+        for i in range(steps):
+            idx = perm[i * batch:(i + 1) * batch]
+            x = xtr_t[idx].float().unsqueeze(1) / 255.0
+            x = (_augment(x, gen) - 0.5) / 0.5
+            y = ytr_t[idx]
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += float(loss.detach()) * len(y)
+            total += len(y)
+            correct += int((logits.argmax(1) == y).sum())
+        val_acc = float((predict_logits(model, xva).argmax(1) == yva).mean())
+        row = {"epoch": epoch + 1, "loss": loss_sum / total, "train_acc": correct / total,
+               "val_acc": val_acc, "seconds": round(time.time() - t0, 1),
+               "lr": sched.get_last_lr()[0]}
+        state["history"].append(row)
+        state["epoch"] = epoch + 1
+        if val_acc > state["best_val"]:
+            state["best_val"] = val_acc
+            torch.save(model.state_dict(), out / "best.pt")
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), **state}, out / "last.tmp")
+        (out / "last.tmp").replace(out / "last.pt")
+        (out / "history.json").write_text(json.dumps(state["history"], indent=1))
+        log(f"epoch {epoch + 1}/{epochs} loss {row['loss']:.3f} train {row['train_acc']:.3f} "
+            f"val {val_acc:.4f} (best {state['best_val']:.4f}) {row['seconds']} s")
+
+    result = {"history": state["history"], "best_val": state["best_val"]}
+    model.load_state_dict(torch.load(out / "best.pt", map_location="cpu", weights_only=True))
+    if (data_dir / "test").is_dir():
+        xte, yte = _load_split(data_dir, "test", cache)
+        result["test_acc"] = float((predict_logits(model, xte).argmax(1) == yte).mean())
+        log(f"test accuracy of the best-on-val model: {result['test_acc']:.4f}")
+    if export:
+        export = Path(export)
+        export.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.half() if v.is_floating_point() else v
+                    for k, v in model.state_dict().items()}, export)
+        log(f"exported {export}")
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("data_dir")
+    p.add_argument("--out", default="runs/lensnet_fer")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume")
+    p.add_argument("--export")
+    a = p.parse_args(argv)
+    train(a.data_dir, a.out, epochs=a.epochs, batch=a.batch, lr=a.lr, threads=a.threads,
+          seed=a.seed, resume=a.resume, export=a.export, log=lambda s: print(s, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

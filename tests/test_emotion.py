@@ -1,0 +1,174 @@
+import json
+
+import numpy as np
+import pytest
+
+from lecturelens.compose import data_dir
+from lecturelens.emotion import create_emotion_model, crop_faces, emotion_models
+from lecturelens.emotion.align import crop_face
+from lecturelens.emotion.data import canonical_label
+from lecturelens.errors import ModelError
+
+
+@pytest.fixture(scope="module")
+def lensnet():
+    return create_emotion_model("lensnet-fer", threads=1)
+
+
+@pytest.fixture(scope="module")
+def astronaut_face(astronaut):
+    from lecturelens.detect import FaceDetector
+
+    (faces,) = FaceDetector().detect([astronaut])
+    return faces[0]
+
+
+def test_registry_lists_default_and_hsemotion():
+    names = {e.name: e for e in emotion_models()}
+    assert names["lensnet-fer"].default and names["lensnet-fer"].installed()
+    for n in ["enet_b0_8_best_vgaf", "enet_b0_8_best_afew", "enet_b2_8", "enet_b0_8_va_mtl"]:
+        e = names[n]
+        assert e.files[0].url.startswith("https://") and e.input_size in (224, 260)
+
+
+def test_unknown_and_wrong_task_names():
+    with pytest.raises(ModelError, match="choose from: .*lensnet-fer"):
+        create_emotion_model("fer-plus-plus")
+    with pytest.raises(ModelError, match="not an emotion model"):
+        create_emotion_model("mtcnn")
+
+
+def test_missing_download_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("LECTURELENS_HOME", str(tmp_path))
+    with pytest.raises(ModelError, match="models fetch enet_b0_8_best_vgaf.*--emotion-weights"):
+        create_emotion_model("enet_b0_8_best_vgaf")
+
+
+def test_label_aliases():
+    assert canonical_label("Anger") == "angry" and canonical_label("happiness") == "happy"
+    assert canonical_label("Sadness") == "sad" and canonical_label("banana") is None
+
+
+def test_predict_shapes_and_probabilities(lensnet):
+    crops = np.random.default_rng(0).integers(0, 255, (25, 48, 48, 3), dtype=np.uint8)
+    probs, feats = lensnet.predict(crops)
+    assert probs.shape == (25, 7) and feats.shape == (25, lensnet.feature_dim)
+    assert np.allclose(probs.sum(1), 1, atol=1e-5)
+    p0, f0 = lensnet.predict(crops[:0])
+    assert p0.shape == (0, 7) and f0.shape == (0, lensnet.feature_dim)
+    # any crop size is accepted and resized
+    big, _ = lensnet.predict(np.repeat(np.repeat(crops[:2], 2, 1), 2, 2))
+    assert big.shape == (2, 7)
+
+
+def test_smiling_astronaut_is_happy(lensnet, astronaut, astronaut_face):
+    probs, _ = lensnet.predict_frame(astronaut, [astronaut_face])
+    assert lensnet.classes[int(probs[0].argmax())] == "happy"
+
+
+def test_crop_face_levels_eyes(astronaut, astronaut_face):
+    import cv2
+
+    f = astronaut_face
+    crop = crop_face(astronaut, f.box, f.landmarks, 96)
+    assert crop.shape == (96, 96, 3) and crop.dtype == np.uint8
+    # rotate the frame by 20 degrees: the aligned crop should look about the same
+    h, w = astronaut.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 20, 1.0)
+    rot = cv2.warpAffine(astronaut, m, (w, h))
+    lm = np.c_[f.landmarks, np.ones(5)] @ m.T
+    crop_rot = crop_face(rot, None, lm, 96)
+    diff = np.abs(crop.astype(int) - crop_rot.astype(int)).mean()
+    assert diff < 20
+    # fallbacks: box only, nothing at all
+    assert crop_face(astronaut, f.box, None, 48).shape == (48, 48, 3)
+    assert crop_face(astronaut, None, None, 48).shape == (48, 48, 3)
+    assert crop_faces(astronaut, [], 48).shape == (0, 48, 48, 3)
+
+
+def _save_hsemotion_like(path, arch="tf_efficientnet_b0", n_out=8):
+    """A whole-model pickle in HSEmotion's format: timm EfficientNet, Sequential classifier."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    m = timm.create_model(arch, pretrained=False, num_classes=n_out)
+    m.classifier = torch.nn.Sequential(torch.nn.Linear(m.num_features, n_out))
+    m.eval()
+    torch.save(m, path)
+    return m
+
+
+def test_hsemotion_loader_on_a_checkpoint_made_here(tmp_path):
+    import torch
+
+    path = tmp_path / "enet_b0_8_best_vgaf.pt"
+    ref = _save_hsemotion_like(path)
+    em = create_emotion_model("enet_b0_8_best_vgaf", weights=path, threads=1)
+    assert em.input_size == 224 and em.feature_dim == 1280
+    assert em.weights[0]["path"] == str(path) and len(em.weights[0]["sha256"]) == 64
+    crops = np.random.default_rng(1).integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)
+    probs, feats = em.predict(crops)
+    x = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
+    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / \
+        torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.inference_mode():
+        expected = ref(x).softmax(1).numpy()
+    assert np.allclose(probs, expected, atol=1e-4)
+
+
+def test_hsemotion_multitask_outputs_are_cut_to_the_emotions(tmp_path):
+    path = tmp_path / "enet_b0_8_va_mtl.pt"
+    _save_hsemotion_like(path, n_out=10)
+    em = create_emotion_model("enet_b0_8_va_mtl", weights=path, threads=1)
+    probs, _ = em.predict(np.zeros((2, 224, 224, 3), np.uint8))
+    assert probs.shape == (2, 8) and np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_wrong_architecture_and_malicious_pickles_are_refused(tmp_path):
+    import os
+
+    import torch
+
+    b2 = tmp_path / "b2.pt"
+    _save_hsemotion_like(b2, arch="tf_efficientnet_b2")
+    with pytest.raises(ModelError, match="do not fit"):
+        create_emotion_model("enet_b0_8_best_vgaf", weights=b2)
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": Evil()}, evil)
+    with pytest.raises(ModelError, match="refusing to load"):
+        create_emotion_model("enet_b0_8_best_vgaf", weights=evil)
+    assert not (tmp_path / "pwned").exists()
+
+
+def _fer_subset(tmp_path, per_class=25):
+    src = data_dir() / "emotion" / "fer2013" / "test"
+    if not src.is_dir():
+        pytest.skip(f"needs FER2013 in {src} (set LECTURELENS_DATA)")
+    for label_dir in sorted(src.iterdir()):
+        dst = tmp_path / label_dir.name
+        dst.mkdir()
+        for f in sorted(label_dir.iterdir())[:per_class]:
+            (dst / f.name).symlink_to(f)
+    return tmp_path
+
+
+def test_eval_emotion_on_real_fer_faces(tmp_path):
+    from lecturelens.emotion.evaluate import evaluate_folder, format_report
+
+    folder = _fer_subset(tmp_path)
+    (folder / "contempt").mkdir()
+    (folder / "contempt" / "x.jpg").symlink_to(next((folder / "happy").iterdir()).resolve())
+    res = evaluate_folder(folder, progress=False, threads=1)
+    assert res["images"] == 7 * 25 and res["skipped"] == {"contempt": 1}
+    assert np.array(res["confusion"]).sum() == 175
+    assert res["accuracy"] > 0.5  # FER chance level is 0.14; the card reports the full test
+    assert res["per_class"]["happy"]["recall"] > 0.7
+    assert 0 < res["faces_found"] <= 1
+    assert "confusion" in format_report(res)
+    json.dumps(res)
