@@ -176,12 +176,14 @@ def models_verify():
 @click.option("--export", type=click.Path(dir_okay=False),
               help="Write the best-on-val weights here as a float16 state dict "
                    "(models/lensnet_fer.pt for the default model).")
-def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, export):
+@click.option("--stop-after", type=click.IntRange(1), help="Stop after N epochs of this run "
+              "(the schedule still spans --epochs); continue later with --resume.")
+def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, export, stop_after):
     """Train the default emotion model (lensnet-fer) on DATA_DIR/{train,val[,test]}/<label>/."""
     from lecturelens.emotion.train import train
 
     res = train(data_dir, out, epochs=epochs, batch=batch, lr=lr, threads=threads, seed=seed,
-                resume=resume, export=export, log=click.echo)
+                resume=resume, export=export, stop_after=stop_after, log=click.echo)
     click.echo(f"best val accuracy {res['best_val']:.4f}"
                + (f", test accuracy {res['test_acc']:.4f}" if "test_acc" in res else ""))
 

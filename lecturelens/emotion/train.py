@@ -97,7 +97,7 @@ def _load_split(root: Path, split: str, cache: Path | None):
 def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 128,
           lr: float = 0.1, weight_decay: float = 5e-4, label_smoothing: float = 0.1,
           threads: int = 2, seed: int = 0, resume: str | Path | None = None,
-          export: str | Path | None = None, log=print) -> dict:
+          export: str | Path | None = None, stop_after: int | None = None, log=print) -> dict:
     """Train ``lensnet_fer``; return the history (per-epoch loss and val accuracy).
 
     Args:
@@ -109,6 +109,9 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         seed: makes initialisation, shuffling and augmentation reproducible.
         resume: ``last.pt`` of an interrupted run with the same settings.
         export: where to write the best weights as a float16 state dict.
+        stop_after: stop after this many epochs of this call (the schedule still spans
+            ``epochs``); continue later with ``resume``. Lets a long CPU training run be split
+            over several sessions.
         log: called with one line per epoch.
     """
     import torch
@@ -143,7 +146,8 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     xtr_t = torch.from_numpy(xtr)
     ytr_t = torch.from_numpy(ytr)
 
-    for epoch in range(state["epoch"], epochs):
+    last = epochs if stop_after is None else min(epochs, state["epoch"] + stop_after)
+    for epoch in range(state["epoch"], last):
         model.train()
         t0 = time.time()
         perm = torch.randperm(len(xtr), generator=gen)
@@ -179,7 +183,12 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         log(f"epoch {epoch + 1}/{epochs} loss {row['loss']:.3f} train {row['train_acc']:.3f} "
             f"val {val_acc:.4f} (best {state['best_val']:.4f}) {row['seconds']} s")
 
-    result = {"history": state["history"], "best_val": state["best_val"]}
+    result = {"history": state["history"], "best_val": state["best_val"],
+              "epochs_done": state["epoch"]}
+    if state["epoch"] < epochs:
+        log(f"stopped after epoch {state['epoch']} of {epochs}; continue with "
+            f"--resume {out / 'last.pt'}")
+        return result
     model.load_state_dict(torch.load(out / "best.pt", map_location="cpu", weights_only=True))
     if (data_dir / "test").is_dir():
         xte, yte = _load_split(data_dir, "test", cache)
@@ -205,9 +214,11 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume")
     p.add_argument("--export")
+    p.add_argument("--stop-after", type=int)
     a = p.parse_args(argv)
     train(a.data_dir, a.out, epochs=a.epochs, batch=a.batch, lr=a.lr, threads=a.threads,
-          seed=a.seed, resume=a.resume, export=a.export, log=lambda s: print(s, flush=True))
+          seed=a.seed, resume=a.resume, export=a.export, stop_after=a.stop_after,
+          log=lambda s: print(s, flush=True))
     return 0
 
 

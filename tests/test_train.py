@@ -1,0 +1,51 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from lecturelens.cli import cli
+from lecturelens.emotion import create_emotion_model
+from lecturelens.emotion.train import FER_CLASSES, train
+
+
+@pytest.fixture(scope="module")
+def tiny_fer(tmp_path_factory, astronaut):
+    """A FER-layout folder of real-face crops (labels are arbitrary: this tests the loop)."""
+    import cv2
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("fer")
+    face = cv2.cvtColor(astronaut[40:220, 150:330], cv2.COLOR_RGB2GRAY)
+    rng = np.random.default_rng(0)
+    for split, n in [("train", 4), ("val", 2), ("test", 2)]:
+        for label in FER_CLASSES:
+            (root / split / label).mkdir(parents=True)
+            for i in range(n):
+                img = cv2.resize(face, (48, 48)).astype(int) + rng.integers(-20, 20, (48, 48))
+                Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(
+                    root / split / label / f"{i}.jpg")
+    return root
+
+
+def test_train_stop_resume_export(tmp_path, tiny_fer):
+    out = tmp_path / "run"
+    res = train(tiny_fer, out, epochs=2, batch=8, threads=1, stop_after=1, log=lambda s: None)
+    assert res["epochs_done"] == 1 and "test_acc" not in res
+    assert (out / "last.pt").exists() and (out / "best.pt").exists()
+    res = train(tiny_fer, out, epochs=2, batch=8, threads=1, resume=out / "last.pt",
+                export=tmp_path / "w.pt", log=lambda s: None)
+    assert res["epochs_done"] == 2 and [h["epoch"] for h in res["history"]] == [1, 2]
+    assert 0 <= res["test_acc"] <= 1
+    assert len(json.loads((out / "history.json").read_text())) == 2
+    # the exported float16 weights load as the default model
+    em = create_emotion_model("lensnet-fer", weights=tmp_path / "w.pt", threads=1)
+    probs, _ = em.predict(np.zeros((1, 48, 48, 3), np.uint8))
+    assert probs.shape == (1, 7)
+
+
+def test_train_emotion_cli_rejects_a_file(tmp_path):
+    f = tmp_path / "x.txt"
+    f.write_text("x")
+    res = CliRunner().invoke(cli, ["train-emotion", str(f)])
+    assert res.exit_code == 2
