@@ -178,12 +178,16 @@ def models_verify():
                    "(models/lensnet_fer.pt for the default model).")
 @click.option("--stop-after", type=click.IntRange(1), help="Stop after N epochs of this run "
               "(the schedule still spans --epochs); continue later with --resume.")
-def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, export, stop_after):
+@click.option("--bf16/--no-bf16", default=None, help="bfloat16 autocast while training "
+              "[default: on when the CPU computes bfloat16 natively]")
+def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, export, stop_after,
+                  bf16):
     """Train the default emotion model (lensnet-fer) on DATA_DIR/{train,val[,test]}/<label>/."""
     from lecturelens.emotion.train import train
 
     res = train(data_dir, out, epochs=epochs, batch=batch, lr=lr, threads=threads, seed=seed,
-                resume=resume, export=export, stop_after=stop_after, log=click.echo)
+                resume=resume, export=export, stop_after=stop_after, bf16=bf16,
+                log=click.echo)
     click.echo(f"best val accuracy {res['best_val']:.4f}"
                + (f", test accuracy {res['test_acc']:.4f}" if "test_acc" in res else ""))
 

@@ -57,6 +57,15 @@ def _augment(x, gen):
     return x
 
 
+def bf16_supported() -> bool:
+    """True when this CPU computes bfloat16 natively (else autocast would be slower)."""
+    import torch
+
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool((probe and probe()) or (amx and amx()))
+
+
 def _to_input(u8):
     import torch
 
@@ -97,7 +106,8 @@ def _load_split(root: Path, split: str, cache: Path | None):
 def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 128,
           lr: float = 0.1, weight_decay: float = 5e-4, label_smoothing: float = 0.1,
           threads: int = 2, seed: int = 0, resume: str | Path | None = None,
-          export: str | Path | None = None, stop_after: int | None = None, log=print) -> dict:
+          export: str | Path | None = None, stop_after: int | None = None,
+          bf16: bool | None = None, log=print) -> dict:
     """Train ``lensnet_fer``; return the history (per-epoch loss and val accuracy).
 
     Args:
@@ -112,6 +122,9 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         stop_after: stop after this many epochs of this call (the schedule still spans
             ``epochs``); continue later with ``resume``. Lets a long CPU training run be split
             over several sessions.
+        bf16: bfloat16 autocast for the forward/backward pass (weights stay float32);
+            ``None``: on when the CPU has native bfloat16 (AVX512-BF16/AMX), where it
+            trains about 1.5x faster.
         log: called with one line per epoch.
     """
     import torch
@@ -126,9 +139,14 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     cache = out / "cache"
     xtr, ytr = _load_split(data_dir, "train", cache)
     xva, yva = _load_split(data_dir, "val", cache)
-    log(f"train {len(xtr)} images, val {len(xva)} images, classes {FER_CLASSES}")
 
+    if bf16 is None:
+        bf16 = bf16_supported()
+    log(f"train {len(xtr)} images, val {len(xva)} images, classes {FER_CLASSES}, "
+        f"bf16 autocast {'on' if bf16 else 'off'}")
     model = build_lensnet(num_classes=len(FER_CLASSES))
+    # channels-last convolutions are ~1.5x faster on CPU (oneDNN) for this small network.
+    model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
                           weight_decay=weight_decay)
     steps = math.ceil(len(xtr) / batch)
@@ -156,10 +174,11 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         for i in range(steps):
             idx = perm[i * batch:(i + 1) * batch]
             x = xtr_t[idx].float().unsqueeze(1) / 255.0
-            x = (_augment(x, gen) - 0.5) / 0.5
+            x = ((_augment(x, gen) - 0.5) / 0.5).contiguous(memory_format=torch.channels_last)
             y = ytr_t[idx]
-            logits = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(bf16)):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -215,9 +234,10 @@ def main(argv=None) -> int:
     p.add_argument("--resume")
     p.add_argument("--export")
     p.add_argument("--stop-after", type=int)
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
     a = p.parse_args(argv)
     train(a.data_dir, a.out, epochs=a.epochs, batch=a.batch, lr=a.lr, threads=a.threads,
-          seed=a.seed, resume=a.resume, export=a.export, stop_after=a.stop_after,
+          seed=a.seed, resume=a.resume, export=a.export, stop_after=a.stop_after, bf16=a.bf16,
           log=lambda s: print(s, flush=True))
     return 0
 
