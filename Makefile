@@ -11,10 +11,11 @@ DEMO_VIDEO := sample_videos/gallery_3x4.mp4
 
 install: system-deps $(VENV)/.installed
 
+# tesseract-ocr reads name labels; fonts-dejavu-core draws accented names in composed galleries.
 system-deps:
-	@command -v tesseract >/dev/null 2>&1 || { \
-	  echo "installing tesseract-ocr (Debian package)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tesseract-ocr >/dev/null; }
+	@{ command -v tesseract >/dev/null 2>&1 && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; } || { \
+	  echo "installing tesseract-ocr and fonts-dejavu-core (Debian packages)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tesseract-ocr fonts-dejavu-core >/dev/null; }
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,7 +24,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	# facenet-pytorch pins torch<2.3, numpy<2, Pillow<10.3 in its metadata; the code and its
 	# MTCNN weights work with the newer stack, so install it without its pins.
 	$(PIP) install -q --no-deps 'facenet-pytorch>=2.5'
-	$(PIP) install -q -e '.[test,ocr,sample]'
+	$(PIP) install -q -e '.[test,sample]'
 	touch $@
 
 test: install

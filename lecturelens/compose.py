@@ -1,9 +1,17 @@
-"""Compose a video-conference gallery recording with known truth, for tests and benchmarks.
+"""Compose a video-conference recording with known truth, for tests and benchmarks.
 
 Tiles in a grid on a Zoom-like dark background, each showing one real face video (scaled to
 the tile's height, centred, with dark side bars as meeting apps show square/portrait
 cameras) and a white name label at the tile's bottom-left. At the given reshuffle times
 the people move to other tiles, as meeting apps do when someone joins or speaks.
+
+The hard cases that "who is who" must survive can be scheduled too (see
+:func:`compose_gallery` and :func:`hard_case_schedule`): a person turns the camera off (their
+tile shows only their name), leaves and rejoins (the gallery is laid out again for the people
+present, and the returning person is placed last), or someone shares the screen (a slide
+fills most of the frame and a strip of small tiles shows a few participants). The default
+names include accented Latin-1 letters, and when tiles outnumber face videos the videos are
+reused mirrored as different people.
 
 The face videos come from ``${LECTURELENS_DATA:-../shared/data}/videos``; with no data folder
 the composer falls back to scikit-image's ``astronaut`` photo (a real face shipped in a pip
@@ -14,26 +22,64 @@ Nothing composed here is meant to be committed.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
+import math
 import os
 import random
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from lecturelens.atomic import atomic_open, write_json
+from lecturelens.atomic import write_json
 
 BACKGROUND = (26, 26, 26)
 TILE_BG = (35, 35, 38)
+SLIDE_BG = (248, 248, 244)
 DEFAULT_NAMES = [
-    "Ana Garcia", "Ben Okafor", "Chloe Martin", "Dmitri Ivanov", "Emma Schmidt",
-    "Farid Haddad", "Giulia Rossi", "Hiro Tanaka", "Ingrid Nilsson", "Jose Munoz",
-    "Kwame Mensah", "Lea Dubois", "Maya Cohen", "Nikhil Rao", "Olga Petrova",
-    "Pablo Reyes", "Qing Li", "Rosa Silva", "Sam Taylor", "Tomas Novak",
-    "Uma Patel", "Victor Hugo", "Wen Zhao", "Yara Nasser", "Zoe Adams",
+    "Ana García", "Ben Okafor", "Chloé Martin", "Dmitri Ivanov", "Emma Schmidt",
+    "Farid Haddad", "Giulia Rossi", "Hiro Tanaka", "Ingrid Nilsson", "José Muñoz",
+    "Kwame Mensah", "Léa Dubois", "Maya Cohen", "Nikhil Rao", "Olga Petrova",
+    "Pablo Reyes", "Qing Li", "Rosa Silva", "Søren Lund", "Tomás Novák",
+    "Uma Patel", "Victor Hugo", "Wen Zhao", "Yara Nasser", "Zoë Adams",
+    "Jürgen Weiß", "Inês Conceição", "Björn Åkesson", "Frédéric Lefèvre", "Nuria Ibáñez",
 ]
+
+#: Slides shown while someone shares the screen; the footer names a lecturer who is not a
+#: participant, so reading it as a tile's name is an error an evaluation can catch.
+SLIDES = [
+    ("Lecture 3: Photosynthesis",
+     ["Light reactions happen in the thylakoid membranes",
+      "The Calvin cycle fixes CO2 into sugars",
+      "Chlorophyll absorbs mostly red and blue light",
+      "Reading: Campbell Biology, chapter 10"],
+     "Prof. Renée Fischer · Biology 101"),
+    ("Lecture 4: Cellular Respiration",
+     ["Glycolysis splits glucose into two pyruvates",
+      "The Krebs cycle runs in the mitochondrial matrix",
+      "Oxidative phosphorylation makes most of the ATP",
+      "Quiz on Friday: chapters 9 and 10"],
+     "Prof. Renée Fischer · Biology 101"),
+    ("Week 5: Supply and Demand",
+     ["Demand falls as the price rises",
+      "Equilibrium: quantity supplied = quantity demanded",
+      "Shifts versus movements along a curve",
+      "Problem set 2 is due next Monday"],
+     "Dr. Andrés Villalobos · Economics 110"),
+]
+
+# Fonts that draw the accented Latin-1 letters of the names (Pillow's bundled default font
+# only covers ASCII): matplotlib's copy of DejaVu Sans when matplotlib is installed, then
+# Debian's fonts-dejavu-core.
+_DEJAVU_DIRS = ["/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu",
+                "/usr/local/share/fonts/dejavu"]
+# Letters that NFKD does not decompose into a base letter plus accent.
+_ASCII_FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "ð": "d",
+                             "Ð": "D", "þ": "th", "Þ": "Th", "·": "-"})
 
 
 def data_dir() -> Path:
@@ -50,6 +96,53 @@ def face_videos(root: Path | None = None) -> list[Path]:
     return sorted(folder.glob("*.mp4")) if folder.is_dir() else []
 
 
+def _font_file(bold: bool = False) -> Path | None:
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    dirs = []
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is not None and spec.origin:
+        dirs.append(Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf")
+    dirs += [Path(d) for d in _DEJAVU_DIRS]
+    return next((d / name for d in dirs if (d / name).is_file()), None)
+
+
+@functools.lru_cache(maxsize=64)
+def label_font(size: int, bold: bool = False):
+    """The font of name labels and slides: DejaVu Sans when installed, else Pillow's default.
+
+    Args:
+        size: pixel size.
+        bold: the bold face (falls back to the regular one).
+
+    Returns:
+        A ``PIL.ImageFont.FreeTypeFont``.
+    """
+    from PIL import ImageFont
+
+    path = _font_file(bold) or _font_file(False)
+    return ImageFont.truetype(str(path), size) if path else ImageFont.load_default(size=size)
+
+
+def font_renders(text: str, size: int = 20) -> bool:
+    """Whether :func:`label_font` draws every character of ``text`` (no missing-glyph boxes)."""
+    font = label_font(size)
+    missing = font.getmask("\U000F0000")  # a private-use code point: no font draws it
+    missing = (missing.size, bytes(missing))
+    for ch in set(text) - {" "}:
+        mask = font.getmask(ch)
+        if (mask.size, bytes(mask)) == missing:
+            return False
+    return True
+
+
+def displayable(text: str) -> str:
+    """``text`` as the label font can draw it: accents folded to ASCII only where needed."""
+    if font_renders(text):
+        return text
+    folded = unicodedata.normalize("NFKD", text.translate(_ASCII_FOLD))
+    return "".join(c for c in folded if not unicodedata.combining(c))
+
+
 def grid_rects(rows: int, cols: int, width: int, height: int, gap: int = 6,
                aspect: float = 16 / 9) -> list[tuple[int, int, int, int]]:
     """Tile rectangles ``(x, y, w, h)``, row by row, centred like a meeting app's gallery."""
@@ -64,6 +157,70 @@ def grid_rects(rows: int, cols: int, width: int, height: int, gap: int = 6,
     y0 = (height - (rows * th + (rows - 1) * gap)) // 2
     return [(x0 + c * (tw + gap), y0 + r * (th + gap), tw, th)
             for r in range(rows) for c in range(cols)]
+
+
+def gallery_shape(n: int, width: int, height: int, gap: int = 6,
+                  aspect: float = 16 / 9) -> tuple[int, int]:
+    """The ``(rows, cols)`` a meeting app picks for ``n`` tiles: the largest tiles that fit.
+
+    Among the grids with room for ``n`` tiles and no empty row, the one whose tiles are
+    largest wins; ties go to more columns (a wide frame fills with wide rows).
+    """
+    if n < 1:
+        raise ValueError("a gallery needs at least one tile")
+    best, best_key = (1, n), None
+    for cols in range(1, n + 1):
+        rows = math.ceil(n / cols)
+        tw = grid_rects(rows, cols, width, height, gap, aspect)[0][2]
+        key = (tw, cols)
+        if best_key is None or key > best_key:
+            best, best_key = (rows, cols), key
+    return best
+
+
+def gallery_rects(n: int, rows: int, cols: int, width: int, height: int, gap: int = 6,
+                  aspect: float = 16 / 9) -> list[tuple[int, int, int, int]]:
+    """The first ``n`` tiles of a ``rows`` x ``cols`` grid, a partial last row centred.
+
+    Meeting apps centre the leftover tiles of the last row rather than leaving them flush
+    left, so a gallery with one person fewer looks laid out anew even on the same grid.
+    """
+    rects = grid_rects(rows, cols, width, height, gap, aspect)[:n]
+    last = n - (rows - 1) * cols
+    if 0 < last < cols:
+        tw = rects[0][2]
+        shift = (cols - last) * (tw + gap) // 2
+        rects[-last:] = [(x + shift, y, w, h) for x, y, w, h in rects[-last:]]
+    return rects
+
+
+def screen_share_layout(n_strip: int, width: int, height: int
+                        ) -> tuple[list[tuple[int, int, int, int]], tuple[int, int, int, int]]:
+    """Rectangles of a screen-share view: a strip of small tiles on top, the screen below.
+
+    Args:
+        n_strip: tiles wanted in the strip (fewer come back if they do not fit the width).
+        width, height: frame size.
+
+    Returns:
+        ``(strip_rects, screen_rect)``; strip tiles are about a sixth of the frame wide
+        (200 x 112 at 1280 x 720), the screen is the largest 16:9 area below them.
+    """
+    gap = max(2, round(width / 213))
+    tw = round(width * 0.156)
+    th = round(tw * 9 / 16)
+    fit = max(1, (width - gap) // (tw + gap))
+    n = max(0, min(n_strip, fit))
+    x0 = (width - (n * tw + (n - 1) * gap)) // 2
+    strip = [(x0 + i * (tw + gap), gap, tw, th) for i in range(n)]
+    top = gap + th + gap
+    sw, sh = width - 2 * gap, height - top - gap
+    if sw / sh > 16 / 9:
+        sw = int(sh * 16 / 9)
+    else:
+        sh = int(sw * 9 / 16)
+    screen = ((width - sw) // 2, top + (height - top - gap - sh) // 2, sw, sh)
+    return strip, screen
 
 
 class _VideoSource:
@@ -146,9 +303,9 @@ class Person:
 
 
 def _draw_label(tile: np.ndarray, name: str, font_px: int) -> None:
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
-    font = ImageFont.load_default(size=font_px)
+    font = label_font(font_px)
     pad = max(3, font_px // 4)
     x0, y0, x1, y1 = font.getbbox(name)
     w, h = x1 - x0 + 2 * pad, font_px + 2 * pad
@@ -157,64 +314,266 @@ def _draw_label(tile: np.ndarray, name: str, font_px: int) -> None:
     if region.shape[0] <= 0 or region.shape[1] <= 0:
         return
     img = Image.fromarray((region * 0.35).astype(np.uint8))  # translucent dark box
-    ImageDraw.Draw(img).text((pad, pad - y0 + (font_px - (y1 - y0)) // 2), name,
+    ImageDraw.Draw(img).text((pad - x0, pad - y0 + (font_px - (y1 - y0)) // 2), name,
                              font=font, fill=(255, 255, 255))
     tile[y:y + h, pad:pad + w] = np.asarray(img)[: region.shape[0], : region.shape[1]]
 
 
-def _render_tile(src_frame: np.ndarray, rect: tuple[int, int, int, int], name: str
-                 ) -> tuple[np.ndarray, list[int]]:
+def _fit(src_hw: tuple[int, int], w: int, h: int) -> tuple[int, int, int, int]:
+    """Offset and size ``(ox, oy, nw, nh)`` of a source scaled to fit inside ``w`` x ``h``."""
+    sh, sw = src_hw
+    scale = min(h / sh, w / sw)
+    nh, nw = int(round(sh * scale)), int(round(sw * scale))
+    return (w - nw) // 2, (h - nh) // 2, nw, nh
+
+
+def _label_px(h: int, small: bool) -> int:
+    # Meeting apps keep strip labels readable rather than scaling them with the tiny tile.
+    return max(10, h // 9) if small else max(10, h // 12)
+
+
+def _render_tile(src_frame: np.ndarray, rect: tuple[int, int, int, int], name: str,
+                 font_px: int | None = None) -> tuple[np.ndarray, list[int]]:
     """The tile image and the face-video area inside it (frame coordinates)."""
     import cv2
 
     x, y, w, h = rect
     tile = np.empty((h, w, 3), np.uint8)
     tile[:] = TILE_BG
-    sh, sw = src_frame.shape[:2]
-    scale = min(h / sh, w / sw)
-    nh, nw = int(round(sh * scale)), int(round(sw * scale))
+    ox, oy, nw, nh = _fit(src_frame.shape[:2], w, h)
     resized = cv2.resize(src_frame, (nw, nh), interpolation=cv2.INTER_AREA)
-    ox, oy = (w - nw) // 2, (h - nh) // 2
     tile[oy:oy + nh, ox:ox + nw] = resized
-    _draw_label(tile, name, font_px=max(10, h // 12))
+    _draw_label(tile, name, font_px=font_px or _label_px(h, False))
     return tile, [x + ox, y + oy, nw, nh]
+
+
+def _render_camera_off(w: int, h: int, name: str, font_px: int) -> np.ndarray:
+    """A camera-off tile: the name large in the centre, as Zoom shows it, and the label."""
+    from PIL import Image, ImageDraw
+
+    size = max(10, h // 6)
+    while size > 10 and label_font(size).getlength(name) > 0.85 * w:
+        size -= 1
+    font = label_font(size)
+    img = Image.new("RGB", (w, h), TILE_BG)
+    x0, y0, x1, y1 = font.getbbox(name)
+    ImageDraw.Draw(img).text(((w - (x1 - x0)) // 2 - x0, (h - (y1 - y0)) // 2 - y0), name,
+                             font=font, fill=(235, 235, 235))
+    tile = np.array(img)
+    _draw_label(tile, name, font_px)
+    return tile
+
+
+def _render_slide(w: int, h: int, slide: tuple[str, list[str], str]) -> np.ndarray:
+    """A lecture slide: title, bullet lines, a footer naming the lecturer, a small diagram."""
+    from PIL import Image, ImageDraw
+
+    title, bullets, footer = (displayable(slide[0]), [displayable(b) for b in slide[1]],
+                              displayable(slide[2]))
+    img = Image.new("RGB", (w, h), SLIDE_BG)
+    d = ImageDraw.Draw(img)
+    margin = w // 16
+    d.rectangle([0, 0, w, h // 7], fill=(30, 70, 120))
+    tfont = label_font(max(10, h // 13), bold=True)
+    d.text((margin, h // 14), title, font=tfont, fill=(255, 255, 255), anchor="lm")
+    bfont = label_font(max(8, h // 24))
+    bullet = "•" if font_renders("•") else "-"
+    y = h // 7 + h // 12
+    for line in bullets:
+        d.text((margin, y), f"{bullet} {line}", font=bfont, fill=(40, 40, 40))
+        y += int(h * 0.085)
+    # A leaf-and-sun sketch: the non-text content slides usually carry.
+    cx, cy, r = int(w * 0.82), int(h * 0.78), max(4, h // 14)
+    d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(250, 200, 40))
+    d.ellipse([cx - 4 * r, cy - r // 2, cx - 2 * r, cy + 2 * r], fill=(70, 150, 60))
+    ffont = label_font(max(8, h // 36))
+    d.text((margin, h - h // 20), footer, font=ffont, fill=(110, 110, 110), anchor="lm")
+    return np.array(img)
+
+
+def _interval_list(items, n_people: int | None, duration: float, what: str) -> list[tuple]:
+    """Validated ``(person, start, end)`` (or ``(start, end)``) tuples clipped to the video."""
+    out = []
+    for item in items:
+        item = tuple(item)
+        if n_people is not None:
+            if len(item) != 3:
+                raise ValueError(f"{what}: expected (person_index, start, end), got {item!r}")
+            p, start, end = int(item[0]), float(item[1]), float(item[2])
+            if not 0 <= p < n_people:
+                raise ValueError(f"{what}: person index {p} out of range 0..{n_people - 1}")
+        else:
+            if len(item) != 2:
+                raise ValueError(f"{what}: expected (start, end), got {item!r}")
+            p, start, end = None, float(item[0]), float(item[1])
+        if not start < end:
+            raise ValueError(f"{what}: interval {start}-{end} is empty")
+        start, end = max(0.0, start), min(float(duration), end)
+        if start < end:
+            out.append((p, start, end) if n_people is not None else (start, end))
+    return out
+
+
+def hard_case_schedule(n_people: int, duration: float, seed: int = 0) -> dict:
+    """A schedule of the hard cases for identity evaluation, reproducible from ``seed``.
+
+    Two reshuffles (~25% and ~75%); two people with their camera off for ~15% of the video
+    each, one of them from the very start; one person leaving at ~40% and rejoining at
+    ~65%; and one screen share over ~82-97%. Times are jittered by up to 2% of the
+    duration so different seeds differ; the events overlap only partly.
+
+    Args:
+        n_people: participants (tiles of the full gallery).
+        duration: seconds of video.
+        seed: picks the people and jitters the times.
+
+    Returns:
+        ``{"reshuffle": [t, ...], "camera_off": [(person, start, end), ...],
+        "absent": [(person, start, end)], "screen_share": [(start, end)]}``, in the form
+        :func:`compose_gallery` takes.
+    """
+    rng = random.Random(f"hard-{seed}")
+    d = float(duration)
+
+    def at(frac: float) -> float:
+        return round(min(max((frac + rng.uniform(-0.02, 0.02)) * d, 0.0), d), 2)
+
+    picks = rng.sample(range(n_people), min(3, n_people))
+    off_a, off_b = picks[0], picks[1 % len(picks)]
+    schedule = {
+        "reshuffle": [at(0.25), at(0.75)],
+        "camera_off": [(off_a, 0.0, at(0.15)), (off_b, at(0.52), at(0.67))],
+        "absent": [],
+        "screen_share": [(at(0.82), at(0.97))],
+    }
+    if n_people >= 2:  # someone must stay in the meeting
+        schedule["absent"].append((picks[2 % len(picks)] if n_people >= 3 else picks[1],
+                                   at(0.40), at(0.65)))
+    return schedule
+
+
+def _plan_segments(n_people: int, duration: float, reshuffle: list[float],
+                   camera_off: list[tuple], absent: list[tuple], screen_share: list[tuple],
+                   rng: random.Random) -> list[dict]:
+    """Split the video at every event and decide who is shown where in each piece.
+
+    Each segment holds ``start``, ``end``, ``layout``, ``order`` (person indices in tile
+    order), ``off`` (indices with camera off), ``absent`` and ``share`` (index of the screen
+    share interval, or None).
+    """
+    cuts = set(reshuffle)
+    for _, s, e in camera_off + absent:
+        cuts |= {s, e}
+    for s, e in screen_share:
+        cuts |= {s, e}
+    bounds = [0.0] + sorted(t for t in cuts if 0 < t < duration) + [float(duration)]
+    shares = sorted(screen_share)
+    order = list(range(n_people))
+    prev_present: set[int] | None = None
+    segments = []
+    for a, b in zip(bounds, bounds[1:]):
+        mid = (a + b) / 2
+        gone = {p for p, s, e in absent if s <= mid < e}
+        present = [i for i in range(n_people) if i not in gone]
+        if not present:
+            raise ValueError(f"everyone is absent at {mid:.2f} s")
+        if prev_present is not None:
+            # Meeting apps put someone who (re)joins at the end of the gallery.
+            for p in present:
+                if p not in prev_present:
+                    order.remove(p)
+                    order.append(p)
+            if a in cuts and a in reshuffle:
+                visible = [p for p in order if p not in gone]
+                while len(visible) > 1 and [p for p in order if p not in gone] == visible:
+                    rng.shuffle(order)
+        prev_present = set(present)
+        share = next((i for i, (s, e) in enumerate(shares) if s <= mid < e), None)
+        segments.append({
+            "start": a, "end": b, "layout": "gallery" if share is None else "screen_share",
+            "order": [p for p in order if p not in gone],
+            "off": {p for p, s, e in camera_off if s <= mid < e},
+            "absent": sorted(gone), "share": share,
+        })
+    return segments
 
 
 def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: float = 60.0,
                     fps: float = 25.0, width: int = 1280, height: int = 720,
                     reshuffle: Sequence[float] = (), seed: int = 0,
                     names: Sequence[str] | None = None, data_root: Path | None = None,
-                    progress: bool = False) -> dict:
-    """Write a gallery-view recording and its truth file.
+                    progress: bool = False, *,
+                    camera_off: Sequence[tuple[int, float, float]] = (),
+                    absent: Sequence[tuple[int, float, float]] = (),
+                    screen_share: Sequence[tuple[float, float]] = (),
+                    strip_tiles: int = 6, scenario: str | None = None) -> dict:
+    """Write a meeting recording (gallery view plus scheduled hard cases) and its truth file.
 
     Args:
         out: output ``.mp4``; the truth is written beside it as ``<stem>.truth.json``.
-        rows, cols: grid size.
+        rows, cols: grid size of the full gallery (one participant per tile).
         duration: seconds of video.
         fps: frame rate of the output.
         width, height: frame size.
         reshuffle: times (s) at which people move to other tiles.
-        seed: makes names, tile order and reshuffles reproducible.
-        names: display names (default: a built-in list); one per tile.
+        seed: makes names, tile order, reshuffles and the ``"hard"`` schedule reproducible.
+        names: display names (default: a built-in list with accented names); one per tile,
+            all different.
         data_root: data folder holding ``videos/``; default :func:`data_dir`.
         progress: show a progress bar.
+        camera_off: ``(person_index, start, end)``: the person's tile shows their name
+            instead of their video. ``person_index`` indexes ``truth["people"]``.
+        absent: ``(person_index, start, end)``: the person has left the meeting; the
+            gallery is laid out for the people present and the person comes back last.
+        screen_share: ``(start, end)``: a slide fills the frame and a strip of small
+            tiles shows ``strip_tiles`` participants, rotating between intervals.
+        strip_tiles: tiles in the screen-share strip (fewer if they do not fit).
+        scenario: ``"hard"`` adds :func:`hard_case_schedule` to the events given.
 
     Returns:
-        The truth dict (also written to ``<stem>.truth.json``).
+        The truth dict (also written to ``<stem>.truth.json``): ``grid`` (the full
+        gallery), ``people``, ``events`` (the schedule) and ``segments`` split at every
+        event, each with ``start``, ``end``, ``layout`` (``"gallery"`` with its ``grid``,
+        or ``"screen_share"`` with ``screen_rect``), ``absent`` (person ids) and ``tiles``
+        (``tile``, ``rect``, ``video_rect`` or None when the camera is off, ``person``,
+        ``name``, ``camera`` ``"on"``/``"off"``).
+
+    Raises:
+        ValueError: too few or repeated names, an unknown scenario, an event naming a
+            person out of range or with an empty interval, or everyone absent at once.
     """
     import imageio_ffmpeg
     from tqdm import tqdm
 
     out = Path(out)
     rng = random.Random(seed)
-    n_tiles = rows * cols
+    n_people = rows * cols
     names = list(names or DEFAULT_NAMES)
-    if len(names) < n_tiles:
-        raise ValueError(f"need {n_tiles} names, got {len(names)}")
+    if len(names) < n_people:
+        raise ValueError(f"need {n_people} names, got {len(names)}")
+    shown = [displayable(n) for n in names[:n_people]]
+    if len(set(shown)) < n_people:
+        raise ValueError("names must all differ (as drawn): who is who depends on them")
+
+    reshuffle = [float(t) for t in reshuffle]
+    camera_off, absent, screen_share = list(camera_off), list(absent), list(screen_share)
+    if scenario is not None:
+        if scenario != "hard":
+            raise ValueError(f"unknown scenario {scenario!r} (known: 'hard')")
+        hard = hard_case_schedule(n_people, duration, seed)
+        reshuffle += hard["reshuffle"]
+        camera_off += hard["camera_off"]
+        absent += hard["absent"]
+        screen_share += hard["screen_share"]
+    reshuffle = sorted({t for t in reshuffle if 0 < t < duration})
+    camera_off = _interval_list(camera_off, n_people, duration, "camera_off")
+    absent = _interval_list(absent, n_people, duration, "absent")
+    screen_share = _interval_list(screen_share, None, duration, "screen_share")
+
     videos = face_videos(data_root)
     people: list[Person] = []
     sources = []
-    for i in range(n_tiles):
+    for i in range(n_people):
         mirrored = False
         if videos:
             path = videos[i % len(videos)]
@@ -226,64 +585,115 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
             pid = f"astronaut-{i + 1}"
             sources.append(_StillSource(_astronaut(), phase=0.9 * i, mirror=bool(i % 2)))
             src = "skimage.data.astronaut"
-        people.append(Person(pid, names[i], src, mirrored))
+        people.append(Person(pid, shown[i], src, mirrored))
 
-    rects = grid_rects(rows, cols, width, height)
-    cuts = sorted(t for t in reshuffle if 0 < t < duration)
-    bounds = [0.0] + cuts + [duration]
-    order = list(range(n_tiles))
-    segments = []
-    for k in range(len(bounds) - 1):
-        if k > 0:
-            prev = order[:]
-            while order == prev and n_tiles > 1:
-                rng.shuffle(order)
-        segments.append({"start": bounds[k], "end": bounds[k + 1], "order": order[:]})
-
-    truth = {
-        "video": out.name, "width": width, "height": height, "fps": fps,
-        "duration": duration, "grid": [rows, cols], "source": "videos" if videos else "astronaut",
-        "people": [vars(p) for p in people],
-        "segments": [],
-    }
-    n_frames = int(round(duration * fps))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    writer = imageio_ffmpeg.write_frames(str(tmp), (width, height), fps=fps, codec="libx264",
-                                         quality=None, bitrate=None, macro_block_size=8,
-                                         output_params=["-preset", "veryfast", "-crf", "20"])
-    writer.send(None)
-    seg_i = 0
-    face_rects: dict[int, list[int]] = {}
     try:
-        for fi in tqdm(range(n_frames), disable=not progress, unit="frame", desc=out.name):
-            t = fi / fps
-            while seg_i + 1 < len(segments) and t >= segments[seg_i + 1]["start"]:
-                seg_i += 1
-            frame = np.empty((height, width, 3), np.uint8)
-            frame[:] = BACKGROUND
-            for tile_i, person_i in enumerate(segments[seg_i]["order"]):
-                x, y, w, h = rects[tile_i]
-                tile, face_rect = _render_tile(sources[person_i].frame(t), rects[tile_i],
-                                               people[person_i].name)
-                frame[y:y + h, x:x + w] = tile
-                face_rects[tile_i] = face_rect
-            writer.send(np.ascontiguousarray(frame))
-            if "tiles" not in segments[seg_i]:
-                segments[seg_i]["tiles"] = [
-                    {"tile": ti, "rect": list(rects[ti]), "video_rect": face_rects[ti],
-                     "person": people[pi].person_id, "name": people[pi].name}
-                    for ti, pi in enumerate(segments[seg_i]["order"])]
-        writer.close()
-        os.replace(tmp, out)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
+        src_hw = [s.frame(0.0).shape[:2] for s in sources]
+        segments = _plan_segments(n_people, duration, reshuffle, camera_off, absent,
+                                  screen_share, rng)
+        slide_of = {}
+        for seg in segments:
+            order = seg["order"]
+            if seg["share"] is None:
+                if len(order) == n_people:
+                    shape = (rows, cols)
+                else:
+                    shape = gallery_shape(len(order), width, height)
+                rects = gallery_rects(len(order), *shape, width, height)
+                seg["grid"] = list(shape)
+                shown_people, small = order, False
+            else:
+                k = seg["share"]
+                n_strip = min(max(strip_tiles, 0), len(order))
+                rects, screen = screen_share_layout(n_strip, width, height)
+                offset = (k * len(rects)) % len(order)  # rotate who is seen from share to share
+                shown_people, small = (order[offset:] + order[:offset])[:len(rects)], True
+                seg["screen_rect"] = list(screen)
+                slide_of[k] = SLIDES[(seed + k) % len(SLIDES)]
+                seg["screen_text"] = [displayable(slide_of[k][0])] + \
+                    [displayable(x) for x in slide_of[k][1]] + [displayable(slide_of[k][2])]
+            tiles = []
+            for ti, (pi, rect) in enumerate(zip(shown_people, rects)):
+                x, y, w, h = rect
+                on = pi not in seg["off"]
+                ox, oy, nw, nh = _fit(src_hw[pi], w, h)
+                tiles.append({"tile": ti, "rect": list(rect),
+                              "video_rect": [x + ox, y + oy, nw, nh] if on else None,
+                              "person": people[pi].person_id, "name": people[pi].name,
+                              "camera": "on" if on else "off",
+                              "_index": pi, "_font": _label_px(h, small)})
+            seg["tiles"] = tiles
+
+        events = [{"type": "reshuffle", "t": t} for t in reshuffle]
+        for kind, items in (("camera_off", camera_off), ("absent", absent)):
+            events += [{"type": kind, "person": people[p].person_id, "person_index": p,
+                        "name": people[p].name, "start": s, "end": e} for p, s, e in items]
+        events += [{"type": "screen_share", "start": s, "end": e} for s, e in screen_share]
+        events.sort(key=lambda ev: (ev.get("t", ev.get("start")), ev["type"]))
+
+        truth = {
+            "video": out.name, "width": width, "height": height, "fps": fps,
+            "duration": duration, "grid": [rows, cols],
+            "source": "videos" if videos else "astronaut",
+            "people": [vars(p) for p in people],
+            "events": events,
+            "segments": [
+                {"start": s["start"], "end": s["end"], "layout": s["layout"],
+                 **({"grid": s["grid"]} if "grid" in s else {}),
+                 **({"screen_rect": s["screen_rect"], "screen_text": s["screen_text"]}
+                    if "screen_rect" in s else {}),
+                 "absent": [people[p].person_id for p in s["absent"]],
+                 "tiles": [{k: v for k, v in t.items() if not k.startswith("_")}
+                           for t in s["tiles"]]}
+                for s in segments],
+        }
+
+        n_frames = int(round(duration * fps))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
+        writer = imageio_ffmpeg.write_frames(str(tmp), (width, height), fps=fps,
+                                             codec="libx264", quality=None, bitrate=None,
+                                             macro_block_size=8,
+                                             output_params=["-preset", "veryfast", "-crf", "20"])
+        writer.send(None)
+        seg_i = 0
+        off_tiles: dict[tuple, np.ndarray] = {}
+        slides: dict[int, np.ndarray] = {}
+        try:
+            for fi in tqdm(range(n_frames), disable=not progress, unit="frame", desc=out.name):
+                t = fi / fps
+                while seg_i + 1 < len(segments) and t >= segments[seg_i + 1]["start"]:
+                    seg_i += 1
+                seg = segments[seg_i]
+                frame = np.empty((height, width, 3), np.uint8)
+                frame[:] = BACKGROUND
+                if seg["share"] is not None:
+                    x, y, w, h = seg["screen_rect"]
+                    if seg["share"] not in slides:
+                        slides[seg["share"]] = _render_slide(w, h, slide_of[seg["share"]])
+                    frame[y:y + h, x:x + w] = slides[seg["share"]]
+                for tile in seg["tiles"]:
+                    x, y, w, h = tile["rect"]
+                    if tile["camera"] == "on":
+                        img, _ = _render_tile(sources[tile["_index"]].frame(t), tile["rect"],
+                                              tile["name"], tile["_font"])
+                    else:
+                        key = (tile["name"], w, h, tile["_font"])
+                        if key not in off_tiles:
+                            off_tiles[key] = _render_camera_off(w, h, tile["name"],
+                                                                tile["_font"])
+                        img = off_tiles[key]
+                    frame[y:y + h, x:x + w] = img
+                writer.send(np.ascontiguousarray(frame))
+            writer.close()
+            os.replace(tmp, out)
+        except BaseException:
+            writer.close()
+            tmp.unlink(missing_ok=True)
+            raise
     finally:
         for s in sources:
             s.close()
-    truth["segments"] = [{k: v for k, v in s.items() if k != "order"} for s in segments]
     write_json(truth_path(out), truth)
     return truth
 
@@ -302,9 +712,16 @@ def load_truth(video_or_truth: str | Path) -> dict:
     return json.loads(p.read_text(encoding="utf-8"))
 
 
-def tile_at(truth: dict, t: float) -> Iterator[dict]:
-    """The tiles (with person and rectangles) shown at time ``t``."""
+def segment_at(truth: dict, t: float) -> dict | None:
+    """The truth segment shown at time ``t`` (the last one for ``t`` at the very end)."""
     for seg in truth["segments"]:
         if seg["start"] <= t < seg["end"] or (t >= seg["end"] == truth["duration"]):
-            yield from seg["tiles"]
-            return
+            return seg
+    return None
+
+
+def tile_at(truth: dict, t: float) -> Iterator[dict]:
+    """The tiles (with person and rectangles) shown at time ``t``."""
+    seg = segment_at(truth, t)
+    if seg is not None:
+        yield from seg["tiles"]

@@ -1,19 +1,21 @@
 """Evaluate a report against the truth of a composed gallery (see :mod:`lecturelens.compose`).
 
-Detection recall: for every sampled frame and every tile, is there a detected face whose
-centre lies in that tile's video area? Track purity: within each stretch of time where a
+Detection recall: for every sampled frame and every tile showing a camera, is there a
+detected face whose centre lies in that tile's video area? (A camera-off tile shows only a
+name, so there is no face to find there.) Track purity: within each stretch of time where a
 tile shows one person, do all of that tile's faces belong to exactly one track, and does no
 track span two tiles or two people?
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 from collections import defaultdict
 from pathlib import Path
 
-from lecturelens.compose import tile_at
+from lecturelens.compose import segment_at, tile_at
 
 
 def read_observations(path: str | Path) -> list[dict]:
@@ -29,10 +31,17 @@ def read_observations(path: str | Path) -> list[dict]:
 
 def _tile_of(truth_t_tiles: list[dict], cx: float, cy: float) -> dict | None:
     for tile in truth_t_tiles:
+        if tile.get("video_rect") is None:  # camera off: no video area to land in
+            continue
         x, y, w, h = tile["video_rect"]
         if x <= cx < x + w and y <= cy < y + h:
             return tile
     return None
+
+
+def _near(sorted_times: list[float], t: float, tol: float) -> bool:
+    i = bisect.bisect_left(sorted_times, t - tol)
+    return i < len(sorted_times) and sorted_times[i] <= t + tol
 
 
 def evaluate_detection(report_dir: str | Path, truth: dict) -> dict:
@@ -55,15 +64,17 @@ def evaluate_detection(report_dir: str | Path, truth: dict) -> dict:
     times = sorted(by_t)
     # A sampled frame with no face at all leaves no row; run.json knows how many were sampled.
     run_file = Path(report_dir) / "run.json"
-    sampled = json.loads(run_file.read_text())["frames_sampled"] if run_file.exists() else 0
+    run = json.loads(run_file.read_text()) if run_file.exists() else {}
+    sampled = run.get("frames_sampled", 0)
     empty_frames = max(0, sampled - len(times))
+    sample_fps = (run.get("config") or {}).get("fps")
     found = total = false_pos = 0
     missed = []
     tracks_of: dict[tuple, set] = defaultdict(set)
     tiles_of: dict[int, set] = defaultdict(set)
     people_of: dict[int, set] = defaultdict(set)
     for t in times:
-        tiles = list(tile_at(truth, t))
+        tiles = [tile for tile in tile_at(truth, t) if tile.get("video_rect") is not None]
         hit = set()
         for r in by_t[t]:
             tile = _tile_of(tiles, r["cx"], r["cy"])
@@ -79,8 +90,22 @@ def evaluate_detection(report_dir: str | Path, truth: dict) -> dict:
         total += len(tiles)
         found += len(hit)
         missed += [(t, tile["tile"]) for tile in tiles if tile["tile"] not in hit]
-    n_tiles = truth["grid"][0] * truth["grid"][1]
-    total += empty_frames * n_tiles
+    if empty_frames:
+        # Frames are sampled at 0, 1/fps, 2/fps, ...: the ones missing from the observations
+        # are the empty ones, and each misses the camera-on tiles of its own segment.
+        empty_times = []
+        if sample_fps:
+            step = 1.0 / float(sample_fps)
+            empty_times = [k * step for k in range(sampled)
+                           if not _near(times, k * step, step / 2)][:empty_frames]
+        for t in empty_times:
+            tiles = [tile for tile in tile_at(truth, t) if tile.get("video_rect") is not None]
+            total += len(tiles)
+            missed += [(t, tile["tile"]) for tile in tiles]
+        rest = empty_frames - len(empty_times)
+        if rest:  # times unknown: count them with the opening segment's tiles
+            first = segment_at(truth, 0.0) or {"tiles": []}
+            total += rest * sum(tile.get("video_rect") is not None for tile in first["tiles"])
     return {
         "frames": len(times) + empty_frames,
         "recall": found / total if total else 0.0,

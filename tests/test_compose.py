@@ -1,10 +1,15 @@
+import importlib.util
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from lecturelens.compose import compose_gallery, grid_rects, load_truth, tile_at, truth_path
+from lecturelens.compose import (
+    DEFAULT_NAMES, TILE_BG, compose_gallery, font_renders, gallery_rects, gallery_shape,
+    grid_rects, hard_case_schedule, load_truth, screen_share_layout, tile_at, truth_path,
+)
 from lecturelens.ingest import probe
 
 
@@ -61,3 +66,234 @@ def test_uses_real_face_videos_when_present(tmp_path, shared_videos):
 def test_needs_enough_names(tmp_path):
     with pytest.raises(ValueError, match="names"):
         compose_gallery(tmp_path / "x.mp4", rows=2, cols=2, duration=1, names=["A", "B"])
+
+
+# --- hard cases for "who is who" -------------------------------------------------------------
+
+NO_DATA = Path("/nonexistent")
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            return frames
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def _crop(frame: np.ndarray, rect, shrink: float = 0.0) -> np.ndarray:
+    x, y, w, h = rect
+    dx, dy = int(w * shrink), int(h * shrink)
+    return frame[y + dy:y + h - dy, x + dx:x + w - dx]
+
+
+def _no_overlap(rects) -> bool:
+    return all(a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or a[1] + a[3] <= b[1]
+               or b[1] + b[3] <= a[1] for i, a in enumerate(rects) for b in rects[i + 1:])
+
+
+def test_default_names_distinct_with_accents_the_font_draws():
+    assert len(DEFAULT_NAMES) >= 25 and len(set(DEFAULT_NAMES)) == len(DEFAULT_NAMES)
+    accented = [n for n in DEFAULT_NAMES if not n.isascii()]
+    assert {"José Muñoz", "Léa Dubois", "Chloé Martin", "Zoë Adams",
+            "Ana García"} <= set(accented)
+    assert all(ord(c) < 256 for n in DEFAULT_NAMES for c in n)  # Latin-1
+    if not font_renders("é"):
+        pytest.skip("no DejaVu Sans here: accented names are folded to ASCII")
+    assert all(font_renders(n) for n in DEFAULT_NAMES)
+    assert not font_renders("\U000F0001")
+
+
+def test_gallery_shape_and_partial_row_centred():
+    assert gallery_shape(12, 1280, 720) == (3, 4)
+    assert gallery_shape(11, 1280, 720) == (3, 4)  # keeps the columns, one cell empty
+    assert gallery_shape(8, 1280, 720) == (3, 3)
+    assert gallery_shape(1, 1280, 720) == (1, 1)
+    rects = gallery_rects(5, 2, 3, 1280, 720)
+    assert len(rects) == 5 and _no_overlap(rects)
+    full = grid_rects(2, 3, 1280, 720)
+    assert rects[:3] == full[:3]
+    (x3, _, w, _), (x4, _, _, _) = rects[3:]
+    assert x3 > full[3][0] and (x3 + x4 + w) / 2 == pytest.approx(1280 / 2, abs=1)
+
+
+def test_screen_share_layout_strip_of_small_tiles():
+    strip, screen = screen_share_layout(6, 1280, 720)
+    assert len(strip) == 6 and _no_overlap(strip + [screen])
+    assert all(190 <= w <= 215 and 105 <= h <= 120 for _, _, w, h in strip)
+    sx, sy, sw, sh = screen
+    assert sw * sh > 0.5 * 1280 * 720 and sy >= max(y + h for _, y, _, h in strip)
+    assert len(screen_share_layout(50, 1280, 720)[0]) < 50  # only what fits the width
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_hard_case_schedule(seed):
+    d = 60.0
+    s = hard_case_schedule(12, d, seed)
+    assert s == hard_case_schedule(12, d, seed)
+    assert len(s["reshuffle"]) == 2
+    (pa, a0, a1), (pb, b0, b1) = s["camera_off"]
+    assert pa != pb and a0 == 0.0
+    assert all(0.1 * d <= e - st <= 0.2 * d for _, st, e in s["camera_off"])
+    [(pc, c0, c1)] = s["absent"]
+    assert pc not in (pa, pb)
+    assert c0 == pytest.approx(0.4 * d, abs=0.03 * d) and c1 == pytest.approx(0.65 * d,
+                                                                              abs=0.03 * d)
+    [(s0, s1)] = s["screen_share"]
+    assert 0.1 * d <= s1 - s0 <= 0.2 * d and s1 <= d
+    assert s1 > s0 > c1 and a1 < c0  # the events do not all overlap
+    assert hard_case_schedule(12, d, seed + 100) != s
+
+
+def _check_segments(truth, cuts):
+    segs = truth["segments"]
+    assert segs[0]["start"] == 0.0 and segs[-1]["end"] == truth["duration"]
+    assert all(a["end"] == b["start"] for a, b in zip(segs, segs[1:]))
+    assert [s["start"] for s in segs[1:]] == sorted(cuts)
+    for s in segs:
+        assert s["layout"] in ("gallery", "screen_share")
+        for tile in s["tiles"]:
+            assert (tile["video_rect"] is None) == (tile["camera"] == "off")
+        assert not {t["person"] for t in s["tiles"]} & set(s["absent"])
+
+
+def test_explicit_events_split_segments_and_render(tmp_path):
+    out = tmp_path / "ev.mp4"
+    truth = compose_gallery(out, rows=2, cols=3, duration=4.0, fps=5, width=640, height=360,
+                            seed=4, data_root=NO_DATA, reshuffle=[3.2],
+                            camera_off=[(1, 0.0, 1.4)], absent=[(4, 1.0, 2.0)],
+                            screen_share=[(2.4, 3.0)], strip_tiles=3)
+    assert json.loads(truth_path(out).read_text()) == truth
+    _check_segments(truth, {1.0, 1.4, 2.0, 2.4, 3.0, 3.2})
+    people = truth["people"]
+    assert [e["type"] for e in truth["events"]] == [
+        "camera_off", "absent", "screen_share", "reshuffle"]
+    off_id, gone_id = people[1]["person_id"], people[4]["person_id"]
+    assert truth["events"][0]["person"] == off_id and truth["events"][1]["person"] == gone_id
+    s0, s1, s2, s3, s4, s5, s6 = truth["segments"]
+    assert [s["layout"] for s in truth["segments"]].count("screen_share") == 1
+    assert s4["layout"] == "screen_share" and "grid" not in s4
+    assert all(s["layout"] == "gallery" and "screen_rect" not in s for s in (s0, s1, s2, s3, s5))
+
+    # camera off: no video area; the tile shows its background and the name, not a face
+    off = next(t for t in s0["tiles"] if t["person"] == off_id)
+    assert off["camera"] == "off" and off["video_rect"] is None
+    assert all(t["camera"] == "on" for t in s0["tiles"] if t is not off)
+    assert all(t["camera"] == "on" for t in s2["tiles"])
+    frames = _frames(out)
+    assert len(frames) == 20
+    centre = _crop(frames[0], off["rect"], shrink=0.3).astype(int)
+    near_bg = (np.abs(centre - TILE_BG).max(axis=2) < 25).mean()
+    text = (centre.min(axis=2) > 180).sum()
+    assert near_bg > 0.6 and text > 15
+    face = _crop(frames[0], next(t for t in s0["tiles"] if t is not off)["video_rect"], 0.3)
+    assert (np.abs(face.astype(int) - TILE_BG).max(axis=2) < 25).mean() < 0.2
+    assert (_crop(frames[0], off["rect"])[-off["rect"][3] // 5:].min(axis=2) > 200).sum() > 10
+
+    # leaving: one tile fewer, laid out anew; rejoining: the last tile
+    assert len(s0["tiles"]) == 6 and len(s1["tiles"]) == len(s2["tiles"]) == 5
+    for s in (s1, s2):
+        assert gone_id in s["absent"] and gone_id not in {t["person"] for t in s["tiles"]}
+    assert s1["tiles"][[t["person"] for t in s1["tiles"]].index(off_id)]["camera"] == "off"
+    assert [t["rect"] for t in s2["tiles"]] != [t["rect"] for t in s0["tiles"][:5]]
+    assert s2["grid"] == [2, 3]
+    assert [t["person"] for t in s0["tiles"]].index(gone_id) != 5
+    assert s3["absent"] == [] and s3["tiles"][-1]["person"] == gone_id
+
+    # screen share: a strip of small tiles and a slide
+    assert len(s4["tiles"]) == 3
+    assert all(t["rect"][2] <= 640 / 5 and t["video_rect"] is not None for t in s4["tiles"])
+    sx, sy, sw, sh = s4["screen_rect"]
+    assert sw * sh > 0.5 * 640 * 360
+    assert any("Lecture" in line or "Week" in line for line in s4["screen_text"])
+    slide = _crop(frames[13], s4["screen_rect"], shrink=0.25)  # t = 2.6 s
+    assert (slide.min(axis=2) > 200).mean() > 0.6  # light background
+    assert (slide.max(axis=2) < 100).sum() > 50  # dark text
+    assert [t["tile"] for t in tile_at(truth, 2.6)] == [0, 1, 2]
+    assert len(list(tile_at(truth, 4.0))) == 6
+    assert [t["person"] for t in s6["tiles"]] != [t["person"] for t in s5["tiles"]]
+
+
+def test_hard_scenario_astronaut_fallback(tmp_path):
+    out = tmp_path / "hard.mp4"
+    truth = compose_gallery(out, rows=2, cols=3, duration=3.0, fps=5, width=640, height=360,
+                            seed=5, data_root=NO_DATA, scenario="hard")
+    assert truth["source"] == "astronaut"
+    sched = hard_case_schedule(6, 3.0, 5)
+    cuts = set(sched["reshuffle"])
+    for _, s, e in sched["camera_off"] + sched["absent"]:
+        cuts |= {s, e}
+    for s, e in sched["screen_share"]:
+        cuts |= {s, e}
+    _check_segments(truth, {c for c in cuts if 0 < c < 3.0})
+    kinds = [e["type"] for e in truth["events"]]
+    assert sorted(kinds) == ["absent", "camera_off", "camera_off", "reshuffle", "reshuffle",
+                             "screen_share"]
+    first = truth["segments"][0]
+    assert sum(t["camera"] == "off" for t in first["tiles"]) == 1
+    assert any(s["absent"] for s in truth["segments"])
+    assert [s["layout"] for s in truth["segments"]].count("screen_share") >= 1
+    assert compose_gallery(tmp_path / "again.mp4", rows=2, cols=3, duration=3.0, fps=5,
+                           width=640, height=360, seed=5, data_root=NO_DATA,
+                           scenario="hard")["segments"] == truth["segments"]
+    if font_renders("é"):
+        assert any(not p["name"].isascii() for p in truth["people"])
+    assert len({p["name"] for p in truth["people"]}) == 6
+
+
+def test_event_validation(tmp_path):
+    kw = dict(rows=1, cols=2, duration=2.0, fps=5, width=320, height=180, data_root=NO_DATA)
+    with pytest.raises(ValueError, match="out of range"):
+        compose_gallery(tmp_path / "a.mp4", camera_off=[(2, 0, 1)], **kw)
+    with pytest.raises(ValueError, match="empty"):
+        compose_gallery(tmp_path / "a.mp4", absent=[(0, 1, 1)], **kw)
+    with pytest.raises(ValueError, match="everyone"):
+        compose_gallery(tmp_path / "a.mp4", absent=[(0, 0, 1), (1, 0.5, 2)], **kw)
+    with pytest.raises(ValueError, match="scenario"):
+        compose_gallery(tmp_path / "a.mp4", scenario="easy", **kw)
+    with pytest.raises(ValueError, match="differ"):
+        compose_gallery(tmp_path / "a.mp4", names=["Ann", "Ann"], **kw)
+    assert not list(tmp_path.iterdir())
+
+
+def test_mirrored_reuse_is_a_different_person(tmp_path, shared_videos):
+    out = tmp_path / "m.mp4"
+    truth = compose_gallery(out, rows=2, cols=7, duration=0.4, fps=5, width=640, height=360,
+                            camera_off=[(12, 0.0, 0.2)])
+    people = truth["people"]
+    assert len({p["person_id"] for p in people}) == len({p["name"] for p in people}) == 14
+    twins = [p for p in people if p["mirrored"]]
+    assert [p["source"] for p in twins] == [v.name for v in shared_videos[:2]]
+    assert [p["person_id"] for p in twins] == [v.stem + "-mirror" for v in shared_videos[:2]]
+    seg = truth["segments"][0]
+    assert next(t for t in seg["tiles"] if t["person"] == twins[0]["person_id"])["camera"] == "off"
+
+
+def _cli():
+    path = Path(__file__).resolve().parents[1] / "sample_videos" / "compose_gallery.py"
+    spec = importlib.util.spec_from_file_location("compose_gallery_cli", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_cli_hard_case_options(tmp_path, capsys):
+    cli = _cli()
+    out = tmp_path / "c.mp4"
+    assert cli.main(["-o", str(out), "--rows", "2", "--cols", "2", "--duration", "2",
+                     "--fps", "5", "--width", "320", "--height", "180", "--data", str(NO_DATA),
+                     "--camera-off", "0:0-0.5", "--camera-off", "1:1-1.5", "--absent",
+                     "2:0.5-1.2", "--screen-share", "1.4-1.8", "--strip-tiles", "2",
+                     "-q"]) == 0
+    truth = load_truth(out)
+    assert [e["type"] for e in truth["events"]] == [
+        "camera_off", "absent", "camera_off", "screen_share"]
+    share = next(s for s in truth["segments"] if s["layout"] == "screen_share")
+    assert len(share["tiles"]) == 2
+    for bad in (["--camera-off", "0:1"], ["--absent", "x:0-1"], ["--screen-share", "2-1"],
+                ["--camera-off", "9:0-1"]):
+        with pytest.raises(SystemExit):
+            cli.main(["-o", str(tmp_path / "bad.mp4"), "--rows", "2", "--cols", "2", *bad])
+    assert "P:START-END" in capsys.readouterr().err
