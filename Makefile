@@ -11,11 +11,12 @@ DEMO_VIDEO := sample_videos/gallery_3x4.mp4
 
 install: system-deps $(VENV)/.installed
 
-# tesseract-ocr reads name labels; fonts-dejavu-core draws accented names in composed galleries.
+# tesseract-ocr (+ its Latin-script model, for accented names) reads name labels;
+# fonts-dejavu-core draws accented names in composed galleries.
 system-deps:
-	@{ command -v tesseract >/dev/null 2>&1 && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; } || { \
-	  echo "installing tesseract-ocr and fonts-dejavu-core (Debian packages)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tesseract-ocr fonts-dejavu-core >/dev/null; }
+	@{ command -v tesseract >/dev/null 2>&1 && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && tesseract --list-langs 2>&1 | grep -qx Latin; } || { \
+	  echo "installing tesseract-ocr, tesseract-ocr-script-latn, fonts-dejavu-core (Debian)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tesseract-ocr tesseract-ocr-script-latn fonts-dejavu-core >/dev/null; }
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -47,6 +47,21 @@ class AnalyzeConfig:
     emotion_weights: str = _opt("", "Weight file for the emotion model instead of its registry "
                                 "location (e.g. an HSEmotion .pt downloaded elsewhere).")
 
+    identity_model: str = _opt("dlib-resnet", "Face-identity model from `lecturelens models "
+                               "list` ('none' skips identity: students by names only).")
+    identity_weights: str = _opt("", "Weight file for the identity model instead of its "
+                                 "registry location (e.g. vggface2 downloaded elsewhere).")
+    ocr_lang: str = _opt("auto", "Tesseract language(s) for name labels, e.g. 'Latin', 'eng' "
+                         "or 'eng+fra'; 'auto' = Latin (accents) when installed, else eng; "
+                         "'none' skips name OCR.")
+    ocr_interval: float = _opt(30.0, "Seconds between routine re-reads of the name labels of "
+                               "an unchanged layout (a layout change is read at once).",
+                               1.0, 3600.0)
+    ocr_min_reads: int = _opt(3, "Readings of each face's label wanted before only routine "
+                              "re-reads are done (names are voted over readings).", 1, 100)
+    roster: str = _opt("", "CSV of expected names (a 'name' column or one name per row): "
+                       "read names snap to it; students not on it are reported.")
+
     def validate(self) -> "AnalyzeConfig":
         """Check types and ranges; raise :class:`ConfigError` naming the bad field."""
         for f in dataclasses.fields(self):

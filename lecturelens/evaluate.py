@@ -115,3 +115,91 @@ def evaluate_detection(report_dir: str | Path, truth: dict) -> dict:
         "tiles_per_track": {k: len(v) for k, v in sorted(tiles_of.items())},
         "people_per_track": {k: len(v) for k, v in sorted(people_of.items())},
     }
+
+
+def adjusted_rand_index(labels_true: list, labels_pred: list) -> float:
+    """Adjusted Rand index of two labelings of the same items (Hubert & Arabie 1985).
+
+    1.0 for identical partitions (up to renaming), about 0 for random ones.
+    """
+    import numpy as np
+
+    if len(labels_true) != len(labels_pred):
+        raise ValueError("labelings differ in length")
+    n = len(labels_true)
+    if n < 2:
+        return 1.0
+    _, ti = np.unique(np.asarray(labels_true, dtype=object).astype(str), return_inverse=True)
+    _, pi = np.unique(np.asarray(labels_pred, dtype=object).astype(str), return_inverse=True)
+    table = np.zeros((ti.max() + 1, pi.max() + 1), np.int64)
+    np.add.at(table, (ti, pi), 1)
+
+    def pairs(x):
+        return float((x * (x - 1) // 2).sum())
+
+    index = pairs(table)
+    a, b = pairs(table.sum(1)), pairs(table.sum(0))
+    expected = a * b / (n * (n - 1) / 2)
+    maximum = (a + b) / 2
+    if maximum == expected:
+        return 1.0
+    return (index - expected) / (maximum - expected)
+
+
+def evaluate_people(report_dir: str | Path, truth: dict) -> dict:
+    """How well a report's students match the composed gallery's people.
+
+    Args:
+        report_dir: ``OUTDIR/<video>/`` with ``observations.csv`` and ``students.csv``.
+        truth: the composed gallery's truth dict.
+
+    Returns:
+        ``ari`` (adjusted Rand index of face -> student against face -> true person, over
+        faces that lie in a camera-on tile), ``faces``, ``students_found`` vs
+        ``students_true``, ``exact_names`` (share of true people whose student carries
+        exactly their name; a person is represented by the student most of their faces got,
+        or, never seen on camera, by a student of their name), and ``people``: per person,
+        the student, its name and whether it is exact.
+    """
+    import unicodedata
+    from collections import Counter
+
+    report_dir = Path(report_dir)
+    with open(report_dir / "students.csv", newline="", encoding="utf-8") as fh:
+        students = {r["student_id"]: r for r in csv.DictReader(fh)}
+    obs = read_observations(report_dir / "observations.csv")
+    y_true, y_pred = [], []
+    faces_of: dict[str, Counter] = defaultdict(Counter)
+    for r in obs:
+        tile = _tile_of([t for t in tile_at(truth, r["t"]) if t.get("video_rect")],
+                        r["cx"], r["cy"])
+        if tile is None:
+            continue
+        y_true.append(tile["person"])
+        y_pred.append(r.get("student_id") or f"track-{r['track_id']}")
+        faces_of[tile["person"]][r.get("student_id", "")] += 1
+    names = {p["person_id"]: p["name"] for p in truth["people"]}
+    present = {t["person"] for s in truth["segments"] for t in s["tiles"]}
+
+    def nfc(x):
+        return unicodedata.normalize("NFC", x or "")
+
+    people = {}
+    for pid in sorted(present):
+        true_name = nfc(names.get(pid, ""))
+        if faces_of[pid]:
+            sid = faces_of[pid].most_common(1)[0][0]
+        else:
+            sid = next((k for k, s in students.items() if nfc(s["name"]) == true_name), "")
+        got = nfc(students.get(sid, {}).get("name", ""))
+        people[pid] = {"name": true_name, "student_id": sid, "student_name": got,
+                       "exact": got == true_name}
+    exact = sum(p["exact"] for p in people.values())
+    return {
+        "ari": round(adjusted_rand_index(y_true, y_pred), 4) if y_true else 0.0,
+        "faces": len(y_true),
+        "students_found": len(students),
+        "students_true": len(present),
+        "exact_names": round(exact / len(present), 4) if present else 0.0,
+        "people": people,
+    }

@@ -21,7 +21,7 @@ from lecturelens.ingest import Frame, VideoInfo, iter_frames, probe
 from lecturelens.track import Tracker, appearance_signature
 
 OBSERVATION_COLUMNS = (
-    ["t", "frame", "track_id", "x1", "y1", "x2", "y2"]
+    ["t", "frame", "track_id", "student_id", "x1", "y1", "x2", "y2"]
     + [f"{n}_{c}" for n in LANDMARK_NAMES for c in ("x", "y")]
     + ["det_prob", "quality"]
 )
@@ -34,8 +34,13 @@ def observation_columns(emotion_classes=()) -> list[str]:
     if emotion_classes:
         cols += ["emotion"] + [f"p_{c}" for c in emotion_classes]
     return cols
-TRACK_COLUMNS = ["track_id", "first_seen", "last_seen", "seconds_visible", "frames",
-                 "mean_x1", "mean_y1", "mean_x2", "mean_y2", "mean_det_prob", "small_frames"]
+TRACK_COLUMNS = ["track_id", "student_id", "name", "first_seen", "last_seen", "seconds_visible",
+                 "frames", "mean_x1", "mean_y1", "mean_x2", "mean_y2", "mean_det_prob",
+                 "small_frames"]
+STUDENT_COLUMNS = ["student_id", "name", "name_confidence", "ocr_name", "on_roster",
+                   "seconds_visible", "seconds_camera_off", "first_seen", "last_seen",
+                   "tracks_merged", "tracks"]
+STUDENT_EMBEDDINGS_FILE = "student_embeddings.npy"
 
 
 class Timings:
@@ -93,7 +98,7 @@ def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
 
 
 def _observation_row(frame: Frame, track_id: int, face: Face, probs=None, classes=()) -> list:
-    row = ([f"{frame.t:.3f}", frame.index, track_id]
+    row = ([f"{frame.t:.3f}", frame.index, track_id, ""]
            + [f"{v:.1f}" for v in face.box]
            + [f"{v:.1f}" for v in face.landmarks.reshape(-1)]
            + [f"{face.prob:.4f}", face.quality])
@@ -195,14 +200,38 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
                 emotion = create_emotion_model(config.emotion_model,
                                                weights=config.emotion_weights or None,
                                                threads=config.threads)
+            identity = None
+            if config.identity_model.lower() != "none":
+                from lecturelens.identity import create_identity_model
+
+                identity = create_identity_model(config.identity_model,
+                                                 weights=config.identity_weights or None,
+                                                 threads=config.threads)
+            reader = None
+            if config.ocr_lang.lower() != "none":
+                from lecturelens.names import NameReader
+
+                reader = NameReader(lang=config.ocr_lang)
+            roster = None
+            if config.roster:
+                from lecturelens.people import read_roster
+
+                roster = read_roster(config.roster)
         record["models"] = [{"name": detector.model_name, "task": "face-detection",
                              "files": detector.weights}]
+        if identity is not None:
+            record["models"].append({"name": identity.name, "task": "face-identity",
+                                     "embedding_dim": identity.dim, "files": identity.weights})
+        if reader is not None:
+            record["models"].append({"name": "tesseract", "task": "name-ocr",
+                                     "version": reader.version, "lang": reader.lang})
         if emotion is not None:
             record["models"].append({"name": emotion.name, "task": "emotion",
                                      "classes": list(emotion.classes),
                                      "feature_dim": emotion.feature_dim,
                                      "files": emotion.weights})
-        summary = _detect_and_track(info, dest, config, detector, emotion, timings, progress)
+        summary = _detect_and_track(info, dest, config, detector, emotion, identity, reader,
+                                    roster, timings, progress)
         record.update(summary)
         record["status"] = "ok"
     except BaseException as exc:
@@ -219,7 +248,10 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
 
 
 def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
-                      detector: FaceDetector, emotion, timings: Timings, progress: bool) -> dict:
+                      detector: FaceDetector, emotion, identity, reader, roster,
+                      timings: Timings, progress: bool) -> dict:
+    import csv
+
     from tqdm import tqdm
 
     from lecturelens.emotion.align import crop_faces
@@ -228,13 +260,28 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
     features = FeatureWriter(dest / FEATURES_FILE) if emotion is not None else None
     tracker = Tracker(iou_threshold=config.track_iou, max_gap=config.track_max_gap,
                       max_appearance_change=config.track_max_appearance_change)
+    embedder = None
+    if identity is not None:
+        from lecturelens.identity import TrackEmbedder
+
+        embedder = TrackEmbedder(identity)
+    names = None
+    if reader is not None:
+        from lecturelens.names import NameStage
+
+        names = NameStage(reader, interval=config.ocr_interval, min_reads=config.ocr_min_reads)
     expected = max(1, math.ceil(info.duration * config.fps))
     n_frames = n_faces = 0
+    last_t = 0.0
     frames = timings.timed_iter("decode", iter_frames(info, fps=config.fps))
+    # Student ids are known only once every track is seen: rows go to a hidden file first and
+    # into observations.csv (atomically) at the end.
+    rows_tmp = dest / ".observations.rows.tmp"
     try:
-        with atomic_csv(dest / "observations.csv", observation_columns(classes)) as obs, \
+        with open(rows_tmp, "w", newline="", encoding="utf-8") as raw, \
                 tqdm(total=expected, unit="frame", desc=Path(info.path).name,
                      disable=not progress, file=sys.stderr, leave=False) as bar:
+            obs = csv.writer(raw)
             for batch in _batches(frames, config.batch_size):
                 with timings.stage("detect"):
                     detections = detector.detect([f.rgb for f in batch])
@@ -251,30 +298,119 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                     with timings.stage("track"):
                         for face in faces:
                             face.signature = appearance_signature(frame.rgb, face.box)
+                        before = tracker.next_id
                         ids = tracker.update(frame.t, faces)
+                    if embedder is not None:
+                        with timings.stage("identity"):
+                            embedder.update(frame.rgb, faces, ids)
+                    if names is not None:
+                        with timings.stage("ocr"):
+                            names.update(frame.t, frame.rgb, faces, ids,
+                                         new_track=tracker.next_id != before)
                     with timings.stage("write"):
                         for k, (tid, face) in enumerate(zip(ids, faces)):
                             obs.writerow(_observation_row(
                                 frame, tid, face, None if fprobs is None else fprobs[k],
                                 classes))
                     n_faces += len(faces)
+                    last_t = frame.t
                 n_frames += len(batch)
                 bar.update(len(batch))
+        with timings.stage("people"):
+            students, track_student, track_names, absent = _people(
+                tracker, embedder, names, identity, roster, config,
+                t_end=max(last_t + 1.0 / config.fps, info.duration or 0.0))
+        with timings.stage("write"):
+            with atomic_csv(dest / "observations.csv", observation_columns(classes)) as w, \
+                    open(rows_tmp, newline="", encoding="utf-8") as fh:
+                for row in csv.reader(fh):
+                    row[3] = track_student.get(int(row[2]), "")
+                    w.writerow(row)
             if features is not None:
-                with timings.stage("write"):
-                    features.commit(emotion.feature_dim)
+                features.commit(emotion.feature_dim)
     finally:
+        rows_tmp.unlink(missing_ok=True)
         if features is not None:
             features.discard()
     tracks = tracker.tracks()
-    with timings.stage("write"), atomic_csv(dest / "tracks.csv", TRACK_COLUMNS) as w:
-        for tr in tracks:
-            mb = tr.mean_box
-            w.writerow([tr.track_id, f"{tr.first_seen:.3f}", f"{tr.last_seen:.3f}",
-                        f"{tr.n_frames / config.fps:.1f}", tr.n_frames]
-                       + [f"{v:.1f}" for v in mb] + [f"{tr.mean_prob:.4f}", tr.n_small])
-    outputs = ["observations.csv", "tracks.csv", "run.json"]
+    with timings.stage("write"):
+        with atomic_csv(dest / "tracks.csv", TRACK_COLUMNS) as w:
+            for tr in tracks:
+                mb = tr.mean_box
+                w.writerow([tr.track_id, track_student.get(tr.track_id, ""),
+                            track_names.get(tr.track_id, ""),
+                            f"{tr.first_seen:.3f}", f"{tr.last_seen:.3f}",
+                            f"{tr.n_frames / config.fps:.1f}", tr.n_frames]
+                           + [f"{v:.1f}" for v in mb] + [f"{tr.mean_prob:.4f}", tr.n_small])
+        write_students(dest, students, identity.dim if identity is not None else 0)
+        if roster is not None:
+            with atomic_csv(dest / "roster.csv", ["name", "student_id", "status"]) as w:
+                by_name = {s.name: s.student_id for s in students if s.on_roster == "yes"}
+                for name in roster:
+                    w.writerow([name, by_name.get(name, ""),
+                                "absent" if name in absent else "present"])
+    outputs = ["observations.csv", "tracks.csv", "students.csv", STUDENT_EMBEDDINGS_FILE,
+               "run.json"]
+    if roster is not None:
+        outputs.insert(3, "roster.csv")
     if emotion is not None:
         outputs.insert(1, FEATURES_FILE)
-    return {"frames_sampled": n_frames, "faces_detected": n_faces, "tracks": len(tracks),
-            "outputs": outputs}
+    summary = {"frames_sampled": n_frames, "faces_detected": n_faces, "tracks": len(tracks),
+               "students": len(students),
+               "students_named": sum(s.named for s in students),
+               "outputs": outputs}
+    if embedder is not None:
+        summary["identity_embeddings"] = embedder.embedded
+    if names is not None:
+        summary["ocr_rounds"] = names.rounds
+        summary["ocr_calls"] = names.reader.calls
+    if roster is not None:
+        summary["roster_absent"] = absent
+        summary["not_on_roster"] = [s.name for s in students if s.on_roster == "no"]
+    return summary
+
+
+def _people(tracker: Tracker, embedder, names, identity, roster, config: AnalyzeConfig,
+            t_end: float):
+    """Students from the tracks, their embeddings and name readings."""
+    from lecturelens.people import (CameraOffLog, NameVotes, PeopleClusterer, TrackSummary,
+                                    build_students, snap_to_roster)
+
+    embeddings = embedder.embeddings() if embedder is not None else {}
+    votes = names.votes if names is not None else {}
+    if names is not None:
+        names.close(t_end)
+    summaries = [TrackSummary(tr.track_id, tr.first_seen, tr.last_seen, tr.n_frames,
+                              embeddings.get(tr.track_id), votes.get(tr.track_id, NameVotes()))
+                 for tr in tracker.tracks()]
+    clusterer = PeopleClusterer(
+        same_person_distance=identity.same_person_distance if identity is not None else 0.6)
+    groups = clusterer.cluster(summaries)
+    students = build_students(groups, names.camera_off if names is not None else CameraOffLog(),
+                              fps=config.fps)
+    absent = snap_to_roster(students, roster) if roster is not None else []
+    track_student = {tid: s.student_id for s in students for tid in s.tracks}
+    track_names = {t.track_id: t.votes.best()[0] for t in summaries}
+    return students, track_student, track_names, absent
+
+
+def write_students(dest: Path, students, dim: int) -> None:
+    """``students.csv`` and the matching ``student_embeddings.npy`` (row i = student i).
+
+    Students never seen with the camera on have a row of NaN embeddings.
+    """
+    from lecturelens.atomic import atomic_open
+
+    with atomic_csv(dest / "students.csv", STUDENT_COLUMNS) as w:
+        for s in students:
+            w.writerow([s.student_id, s.name, f"{s.name_confidence:.3f}", s.ocr_name,
+                        s.on_roster, f"{s.seconds_visible:.1f}", f"{s.seconds_camera_off:.1f}",
+                        "" if s.first_seen is None else f"{s.first_seen:.3f}",
+                        "" if s.last_seen is None else f"{s.last_seen:.3f}",
+                        len(s.tracks), " ".join(map(str, s.tracks))])
+    emb = np.full((len(students), dim), np.nan, np.float32)
+    for i, s in enumerate(students):
+        if s.embedding is not None and dim:
+            emb[i] = s.embedding
+    with atomic_open(dest / STUDENT_EMBEDDINGS_FILE, "wb") as fh:
+        np.save(fh, emb)

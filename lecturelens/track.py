@@ -5,7 +5,7 @@ face width of it (people lean and shift in their own tile; neighbouring tiles' f
 several face widths apart), is enough. When the meeting app reshuffles the gallery a
 different person appears where the track's face was; an appearance gate (colour histogram of
 the face and its surroundings: hair, clothes, room) then closes the old track instead of
-continuing it with someone else. Matching is greedy, matching is greedy, best overlap first, and one detection
+continuing it with someone else. Matching is greedy, best overlap first, and one detection
 continues at most one track. A track survives ``max_gap`` seconds without a detection (a
 face turned away, a missed detection) before it is closed. Only running sums are kept per
 track, so memory does not grow with the video's length.
@@ -154,6 +154,11 @@ class Tracker:
                 self.active.append(tr)
                 ids[fi] = tr.track_id
         return ids  # type: ignore[return-value]
+
+    @property
+    def next_id(self) -> int:
+        """The id the next new track will get (a change means a track started)."""
+        return self._next_id
 
     def tracks(self) -> list[Track]:
         """All tracks, closed and active, by id."""

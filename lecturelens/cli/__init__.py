@@ -65,6 +65,12 @@ def cli():
 @_config_option("track_max_appearance_change", click.FloatRange(0.0, 1.0))
 @_config_option("emotion_model", str)
 @_config_option("emotion_weights", click.Path(dir_okay=False))
+@_config_option("identity_model", str)
+@_config_option("identity_weights", click.Path(dir_okay=False))
+@_config_option("ocr_lang", str)
+@_config_option("ocr_interval", click.FloatRange(1.0, 3600.0))
+@_config_option("ocr_min_reads", click.IntRange(1, 100))
+@_config_option("roster", click.Path(dir_okay=False))
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def analyze(video, outdir, config_file, quiet, **options):
     """Analyse one recording VIDEO and write reports into OUTDIR/<video name>/."""
@@ -76,6 +82,7 @@ def analyze(video, outdir, config_file, quiet, **options):
     if not quiet:
         click.echo(f"{video}: {record['frames_sampled']} frames sampled, "
                    f"{record['faces_detected']} faces, {record['tracks']} face tracks, "
+                   f"{record['students']} students ({record['students_named']} named), "
                    f"{record['wall_seconds']:.1f} s ({record['x_real_time']}x real time)")
         click.echo(f"reports: {report_dir(video, outdir)}")
 
@@ -211,6 +218,35 @@ def eval_emotion(data_dir, model, weights, no_detect, as_json, threads, quiet):
     res = evaluate_folder(data_dir, model=model, weights=weights, detect=not no_detect,
                           progress=not quiet, threads=threads)
     click.echo(json.dumps(res, indent=2) if as_json else format_report(res))
+
+
+@cli.command("eval-people")
+@click.argument("report_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("truth", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def eval_people(report_dir, truth, as_json):
+    """Who-is-who accuracy of REPORT_DIR against a composed gallery's TRUTH.json:
+    adjusted Rand index of faces to people, students found vs. true, exact-name rate."""
+    import json
+
+    from lecturelens.compose import load_truth
+    from lecturelens.evaluate import evaluate_people
+
+    try:
+        truth_data = load_truth(truth)
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(f"{truth}: not a truth file ({exc})") from None
+    res = evaluate_people(report_dir, truth_data)
+    if as_json:
+        click.echo(json.dumps(res, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"ARI {res['ari']:.4f} over {res['faces']} faces; students found "
+               f"{res['students_found']} of {res['students_true']}; exact names "
+               f"{res['exact_names']:.1%}")
+    for pid, p in res["people"].items():
+        mark = "ok " if p["exact"] else "BAD"
+        click.echo(f"  [{mark}] {p['name']:<24} -> {p['student_id'] or '-':<4} "
+                   f"{p['student_name']}")
 
 
 @cli.command("config-sample")
