@@ -454,7 +454,7 @@ def hard_case_schedule(n_people: int, duration: float, seed: int = 0) -> dict:
 
 def _plan_segments(n_people: int, duration: float, reshuffle: list[float],
                    camera_off: list[tuple], absent: list[tuple], screen_share: list[tuple],
-                   rng: random.Random) -> list[dict]:
+                   rng: random.Random, shuffle_start: bool = False) -> list[dict]:
     """Split the video at every event and decide who is shown where in each piece.
 
     Each segment holds ``start``, ``end``, ``layout``, ``order`` (person indices in tile
@@ -469,6 +469,8 @@ def _plan_segments(n_people: int, duration: float, reshuffle: list[float],
     bounds = [0.0] + sorted(t for t in cuts if 0 < t < duration) + [float(duration)]
     shares = sorted(screen_share)
     order = list(range(n_people))
+    if shuffle_start:
+        rng.shuffle(order)
     prev_present: set[int] | None = None
     segments = []
     for a, b in zip(bounds, bounds[1:]):
@@ -506,7 +508,8 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
                     camera_off: Sequence[tuple[int, float, float]] = (),
                     absent: Sequence[tuple[int, float, float]] = (),
                     screen_share: Sequence[tuple[float, float]] = (),
-                    strip_tiles: int = 6, scenario: str | None = None) -> dict:
+                    strip_tiles: int = 6, scenario: str | None = None,
+                    shuffle_start: bool = False) -> dict:
     """Write a meeting recording (gallery view plus scheduled hard cases) and its truth file.
 
     Args:
@@ -529,6 +532,8 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
             tiles shows ``strip_tiles`` participants, rotating between intervals.
         strip_tiles: tiles in the screen-share strip (fewer if they do not fit).
         scenario: ``"hard"`` adds :func:`hard_case_schedule` to the events given.
+        shuffle_start: start with the people in a seeded random tile order (another
+            lecture of the same class), not in the order of ``truth["people"]``.
 
     Returns:
         The truth dict (also written to ``<stem>.truth.json``): ``grid`` (the full
@@ -590,7 +595,7 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
     try:
         src_hw = [s.frame(0.0).shape[:2] for s in sources]
         segments = _plan_segments(n_people, duration, reshuffle, camera_off, absent,
-                                  screen_share, rng)
+                                  screen_share, rng, shuffle_start=shuffle_start)
         slide_of = {}
         for seg in segments:
             order = seg["order"]

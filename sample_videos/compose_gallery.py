@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="tiles in the screen-share strip (default 6)")
     p.add_argument("--hard", action="store_true", help="add the hard-case schedule: two "
                    "reshuffles, two cameras off, one leave/rejoin, one screen share")
+    p.add_argument("--shuffle-start", action="store_true",
+                   help="start in a seeded random tile order (another lecture of the class)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, help="data folder holding videos/ "
                    "(default: $LECTURELENS_DATA or ../shared/data)")
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                         reshuffle=reshuffle, seed=args.seed, data_root=args.data,
                         progress=not args.quiet, camera_off=args.camera_off,
                         absent=args.absent, screen_share=args.screen_share,
-                        strip_tiles=args.strip_tiles, scenario="hard" if args.hard else None)
+                        strip_tiles=args.strip_tiles, scenario="hard" if args.hard else None,
+                        shuffle_start=args.shuffle_start)
     except ValueError as exc:  # a schedule that cannot be composed, e.g. everyone absent
         p.error(str(exc))
     if not args.quiet:

@@ -220,6 +220,29 @@ def eval_emotion(data_dir, model, weights, no_detect, as_json, threads, quiet):
     click.echo(json.dumps(res, indent=2) if as_json else format_report(res))
 
 
+@cli.group()
+def people():
+    """Students across recordings."""
+
+
+@people.command("match")
+@click.argument("report_dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
+              help="Folder for course_roster.csv and course_roster.json.")
+def people_match(report_dirs, outdir):
+    """Link the same student across REPORT_DIRS (OUTDIR/<video>/ folders of `analyze`, in
+    course order) by name and face; write a course roster with per-lecture ids."""
+    from lecturelens.course import load_lecture, match_lectures, write_course_roster
+
+    lectures = [load_lecture(d) for d in report_dirs]
+    course = match_lectures(lectures)
+    path = write_course_roster(outdir, lectures, course)
+    linked = sum(len(c.ids) > 1 for c in course)
+    click.echo(f"{len(course)} students over {len(lectures)} lectures ({linked} seen in more "
+               f"than one); roster: {path}")
+
+
 @cli.command("eval-people")
 @click.argument("report_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("truth", type=click.Path(exists=True, dir_okay=False))
