@@ -710,11 +710,20 @@ def truth_path(video: str | Path) -> Path:
 
 
 def load_truth(video_or_truth: str | Path) -> dict:
-    """Read a truth file (given the video or the truth file itself)."""
+    """Read a truth file (given the video or the truth file itself).
+
+    Raises:
+        ValueError: the file is not JSON, or not a truth written by :func:`compose_gallery`.
+    """
     p = Path(video_or_truth)
     if p.suffix != ".json":
         p = truth_path(p)
-    return json.loads(p.read_text(encoding="utf-8"))
+    truth = json.loads(p.read_text(encoding="utf-8"))
+    if not (isinstance(truth, dict) and isinstance(truth.get("people"), list)
+            and isinstance(truth.get("segments"), list)):
+        raise ValueError("no 'people' and 'segments'; expected the <video>.truth.json "
+                         "written by compose_gallery")
+    return truth
 
 
 def segment_at(truth: dict, t: float) -> dict | None:

@@ -16,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from lecturelens.compose import segment_at, tile_at
+from lecturelens.errors import InputError
 
 
 def read_observations(path: str | Path) -> list[dict]:
@@ -153,6 +154,9 @@ def evaluate_people(report_dir: str | Path, truth: dict) -> dict:
         report_dir: ``OUTDIR/<video>/`` with ``observations.csv`` and ``students.csv``.
         truth: the composed gallery's truth dict.
 
+    Raises:
+        InputError: ``report_dir`` lacks ``students.csv`` or ``observations.csv``.
+
     Returns:
         ``ari`` (adjusted Rand index of face -> student against face -> true person, over
         faces that lie in a camera-on tile), ``faces``, ``students_found`` vs
@@ -165,6 +169,10 @@ def evaluate_people(report_dir: str | Path, truth: dict) -> dict:
     from collections import Counter
 
     report_dir = Path(report_dir)
+    for name in ("students.csv", "observations.csv"):
+        if not (report_dir / name).is_file():
+            raise InputError(f"{report_dir}: no {name}; expected a report folder written by "
+                             "`lecturelens analyze` (OUTDIR/<video name>/)")
     with open(report_dir / "students.csv", newline="", encoding="utf-8") as fh:
         students = {r["student_id"]: r for r in csv.DictReader(fh)}
     obs = read_observations(report_dir / "observations.csv")

@@ -124,7 +124,13 @@ def layout_key(labels: Sequence[Label], quantum: int = 16) -> frozenset:
 
 
 def _clean_crop(rgb: np.ndarray, box, target_height: int = 40) -> np.ndarray:
-    """Black text on white, upscaled so the text is ``target_height`` px tall."""
+    """Black text on white, upscaled so the text is ``target_height`` px tall.
+
+    Marks touching the crop's edge are dropped: the label box has a margin around the text,
+    so they are the video beside a translucent label box, which Tesseract would otherwise
+    read as letters (``Muñoz`` -> ``Muñozj``, the accent of ``García`` joined to a bar above
+    it -> ``Garcfa``).
+    """
     import cv2
 
     x1, y1, x2, y2 = box
@@ -132,6 +138,9 @@ def _clean_crop(rgb: np.ndarray, box, target_height: int = 40) -> np.ndarray:
     scale = max(1.0, target_height / max(1, y2 - y1))
     gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     _, bw = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    _, parts = cv2.connectedComponents((bw == 0).astype(np.uint8), connectivity=8)
+    edge = np.unique(np.concatenate([parts[0], parts[-1], parts[:, 0], parts[:, -1]]))
+    bw[np.isin(parts, edge[edge > 0])] = 255
     return bw
 
 

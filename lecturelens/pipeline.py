@@ -177,6 +177,12 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
     timings = Timings()
     with timings.stage("probe"):
         info = probe(video)
+    roster = None
+    if config.roster:
+        from lecturelens.people import read_roster
+
+        # A bad roster, like a bad video, stops the run before anything is written.
+        roster = read_roster(config.roster)
     dest = report_dir(video, outdir)
     dest.mkdir(parents=True, exist_ok=True)
     record = {
@@ -212,11 +218,6 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
                 from lecturelens.names import NameReader
 
                 reader = NameReader(lang=config.ocr_lang)
-            roster = None
-            if config.roster:
-                from lecturelens.people import read_roster
-
-                roster = read_roster(config.roster)
         record["models"] = [{"name": detector.model_name, "task": "face-detection",
                              "files": detector.weights}]
         if identity is not None:
@@ -241,6 +242,10 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
     finally:
         record["timings"] = timings.rounded()
         record["wall_seconds"] = round(time.time() - started, 3)
+        # Share of the wall time per stage: e.g. how much name OCR costs (it must stay small).
+        record["timing_shares"] = {k: round(v / record["wall_seconds"], 3)
+                                   for k, v in timings.seconds.items()
+                                   if record["wall_seconds"] > 0}
         record["x_real_time"] = (round(info.duration / record["wall_seconds"], 2)
                                  if record["wall_seconds"] > 0 else None)
         write_json(dest / "run.json", record)

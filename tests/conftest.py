@@ -56,3 +56,66 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()
+
+
+# A hand-made gallery truth for the people evaluation: Ana and Ben on camera in tiles 0 and
+# 1 for 10 s, Léa with her camera off in tile 2 the whole time.
+PEOPLE_TRUTH = {
+    "duration": 10.0,
+    "grid": [1, 3],
+    "people": [{"person_id": "ana", "name": "Ana García"},
+               {"person_id": "ben", "name": "Ben Okafor"},
+               {"person_id": "lea", "name": "Léa Dubois"}],
+    "segments": [{"start": 0.0, "end": 10.0, "layout": "gallery", "absent": [], "tiles": [
+        {"tile": 0, "rect": [0, 0, 100, 100], "video_rect": [0, 0, 100, 100],
+         "person": "ana", "name": "Ana García", "camera": "on"},
+        {"tile": 1, "rect": [110, 0, 100, 100], "video_rect": [110, 0, 100, 100],
+         "person": "ben", "name": "Ben Okafor", "camera": "on"},
+        {"tile": 2, "rect": [220, 0, 100, 100], "video_rect": None,
+         "person": "lea", "name": "Léa Dubois", "camera": "off"}]}],
+}
+
+
+def _write_people_report(dest: Path, faces: list[tuple], students: list[tuple]) -> Path:
+    """A report folder with ``observations.csv`` (faces: ``(t, track_id, student_id, tile
+    x offset)``, a 40 px face in the middle of the tile) and ``students.csv``
+    (``(student_id, name)``)."""
+    import csv
+
+    dest.mkdir(parents=True, exist_ok=True)
+    with open(dest / "observations.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["t", "frame", "track_id", "student_id", "x1", "y1", "x2", "y2"])
+        for t, tid, sid, x in faces:
+            w.writerow([f"{t:.3f}", int(t), tid, sid, x + 30, 30, x + 70, 70])
+    with open(dest / "students.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["student_id", "name", "name_confidence", "ocr_name", "on_roster",
+                    "seconds_visible", "seconds_camera_off", "first_seen", "last_seen",
+                    "tracks_merged", "tracks"])
+        for sid, name in students:
+            w.writerow([sid, name, "0.900", name, "", "10.0", "0.0", "0.000", "9.000", 1, ""])
+    return dest
+
+
+@pytest.fixture(scope="session")
+def write_people_report():
+    """The function that writes a synthetic people report (see its docstring)."""
+    return _write_people_report
+
+
+@pytest.fixture
+def people_truth() -> dict:
+    import copy
+
+    return copy.deepcopy(PEOPLE_TRUTH)
+
+
+@pytest.fixture
+def people_report(tmp_path) -> Path:
+    """A perfect report on :data:`PEOPLE_TRUTH`: Ben's face in two tracks, one student."""
+    faces = [(float(t), 1, "S01", 0) for t in range(10)]
+    faces += [(float(t), 2 if t < 5 else 3, "S02", 110) for t in range(10)]
+    return _write_people_report(tmp_path / "report", faces,
+                               [("S01", "Ana García"), ("S02", "Ben Okafor"),
+                                ("S03", "Léa Dubois")])

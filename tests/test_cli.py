@@ -157,3 +157,61 @@ def test_analyze_emotion_options(runner, tmp_path, astronaut_gallery):
                               "--emotion-model", "enet_b2_8", "-q",
                               "--emotion-weights", str(tmp_path / "missing.pt")])
     assert res.exit_code == 3 and "not found" in _error_line(res)
+
+
+def test_eval_people_text_and_json(runner, tmp_path, people_report, people_truth):
+    truth = tmp_path / "g.truth.json"
+    truth.write_text(json.dumps(people_truth), encoding="utf-8")
+    res = runner.invoke(cli, ["eval-people", str(people_report), str(truth)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[0] == ("ARI 1.0000 over 20 faces; students found 3 of 3; exact names 100.0%")
+    assert len(lines) == 4 and all(ln.startswith("  [ok ] ") for ln in lines[1:])
+    assert "Léa Dubois" in lines[3] and "S03" in lines[3]
+    res = runner.invoke(cli, ["eval-people", str(people_report), str(truth), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["ari"] == 1.0 and data["students_found"] == data["students_true"] == 3
+    assert data["people"]["lea"]["student_name"] == "Léa Dubois"
+    assert "Léa" in res.output  # readable UTF-8, not \u escapes
+
+
+def test_eval_people_reports_a_wrong_name(runner, tmp_path, people_truth,
+                                          write_people_report):
+    faces = [(float(t), 1, "S01", 0) for t in range(10)]
+    faces += [(float(t), 2, "S02", 110) for t in range(10)]
+    report = write_people_report(tmp_path / "r", faces,
+                                 [("S01", "Ana Garcia"), ("S02", "Ben Okafor")])
+    truth = tmp_path / "g.truth.json"
+    truth.write_text(json.dumps(people_truth), encoding="utf-8")
+    res = runner.invoke(cli, ["eval-people", str(report), str(truth)])
+    assert res.exit_code == 0, res.output
+    assert "students found 2 of 3; exact names 33.3%" in res.output
+    assert [ln[:8] for ln in res.output.splitlines()[1:]] == ["  [BAD] ", "  [ok ] ", "  [BAD] "]
+
+
+@pytest.mark.parametrize("content", ["not json at all", '{"video": "g.mp4"}', "[1, 2]"])
+def test_eval_people_bad_truth_file(runner, tmp_path, people_report, content):
+    truth = tmp_path / "bad.json"
+    truth.write_text(content)
+    res = runner.invoke(cli, ["eval-people", str(people_report), str(truth)])
+    assert res.exit_code not in (0, 70)
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "bad.json: not a truth file" in lines[0], res.output
+    assert not isinstance(res.exception, (KeyError, TypeError)), res.exception
+
+
+def test_eval_people_folder_without_students(runner, tmp_path, people_report, people_truth):
+    truth = tmp_path / "g.truth.json"
+    truth.write_text(json.dumps(people_truth), encoding="utf-8")
+    (people_report / "students.csv").unlink()
+    res = runner.invoke(cli, ["eval-people", str(people_report), str(truth)])
+    assert res.exit_code == 2
+    assert "no students.csv" in _error_line(res)
+
+
+def test_analyze_missing_roster(runner, tmp_path, astronaut_gallery):
+    res = runner.invoke(cli, ["analyze", str(astronaut_gallery), "-o", str(tmp_path / "r"),
+                              "--roster", str(tmp_path / "missing.csv"), "-q"])
+    assert res.exit_code == 2
+    assert "missing.csv: roster file not found" in _error_line(res)

@@ -297,3 +297,14 @@ def test_cli_hard_case_options(tmp_path, capsys):
         with pytest.raises(SystemExit):
             cli.main(["-o", str(tmp_path / "bad.mp4"), "--rows", "2", "--cols", "2", *bad])
     assert "P:START-END" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ['{"video": "x.mp4"}', "[]", '{"people": [], "segments": 3}'])
+def test_load_truth_rejects_json_that_is_not_a_truth(tmp_path, content):
+    p = tmp_path / "x.truth.json"
+    p.write_text(content)
+    with pytest.raises(ValueError, match="expected the <video>.truth.json"):
+        load_truth(p)
+    p.write_text("not json")
+    with pytest.raises(ValueError):
+        load_truth(p)

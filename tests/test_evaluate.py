@@ -1,4 +1,5 @@
-"""evaluate_detection on truths with camera-off tiles, absences and a screen share."""
+"""evaluate_detection on truths with camera-off tiles, absences and a screen share;
+adjusted_rand_index and evaluate_people on hand-made reports."""
 
 import csv
 import json
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lecturelens.compose import compose_gallery, tile_at
-from lecturelens.evaluate import evaluate_detection
+from lecturelens.evaluate import adjusted_rand_index, evaluate_detection, evaluate_people
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +66,103 @@ def test_empty_frames_count_their_own_segment_tiles(tmp_path, hard_truth):
     assert ev["frames"] == 6
     assert sorted({t for t, _ in ev["missed"]}) == [2.0, 4.0] and len(ev["missed"]) == 4
     assert ev["recall"] == pytest.approx(13 / 17)
+
+
+# ---------------------------------------------------------------- who is who
+
+
+@pytest.mark.parametrize("true, pred", [
+    ([0, 0, 1, 1, 2], ["b", "b", "a", "a", "c"]),
+    (["x", "y", "z"], [3, 2, 1]),
+    ([0, 0, 0], [1, 1, 1]),  # one group each
+    ([0], [5]),  # a single item
+])
+def test_ari_identical_partitions_up_to_renaming(true, pred):
+    assert adjusted_rand_index(true, pred) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("true, pred, expected", [
+    # contingency [[2,0,0],[0,1,1]]: index 1, rows 2, columns 1, pairs 6 -> (1-1/3)/(3/2-1/3)
+    ([0, 0, 1, 1], [0, 0, 1, 2], 4 / 7),
+    # [[2,1,0],[0,1,2]]: index 2, rows 6, columns 3, pairs 15 -> (2-1.2)/(4.5-1.2)
+    ([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 2, 2], 0.8 / 3.3),
+    # [[1,1],[1,1]]: worse than chance
+    ([0, 0, 1, 1], [0, 1, 0, 1], -0.5),
+])
+def test_ari_hand_computed(true, pred, expected):
+    assert adjusted_rand_index(true, pred) == pytest.approx(expected)
+    assert adjusted_rand_index(pred, true) == pytest.approx(expected)  # symmetric
+
+
+def test_ari_all_in_one_against_all_separate_is_chance():
+    n = 12
+    assert adjusted_rand_index([0] * n, list(range(n))) == pytest.approx(0.0, abs=1e-9)
+    assert adjusted_rand_index(list(range(n)), ["s"] * n) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_ari_lengths_must_match():
+    with pytest.raises(ValueError, match="differ in length"):
+        adjusted_rand_index([0, 1], [0])
+
+
+def test_evaluate_people_perfect_report(people_report, people_truth):
+    ev = evaluate_people(people_report, people_truth)
+    assert ev["ari"] == 1.0 and ev["faces"] == 20
+    assert ev["students_found"] == ev["students_true"] == 3
+    assert ev["exact_names"] == 1.0
+    assert ev["people"] == {
+        "ana": {"name": "Ana García", "student_id": "S01", "student_name": "Ana García",
+                "exact": True},
+        "ben": {"name": "Ben Okafor", "student_id": "S02", "student_name": "Ben Okafor",
+                "exact": True},
+        # never on camera: found by the name of a student
+        "lea": {"name": "Léa Dubois", "student_id": "S03", "student_name": "Léa Dubois",
+                "exact": True},
+    }
+
+
+def test_evaluate_people_split_student_and_wrong_names(tmp_path, people_truth,
+                                                      write_people_report):
+    faces = [(float(t), 1, "S01", 0) for t in range(10)]
+    faces += [(float(t), 2 if t < 6 else 3, "S02" if t < 6 else "S04", 110) for t in range(10)]
+    faces += [(0.0, 9, "S05", 230), (1.0, 9, "S05", 500)]  # in the camera-off tile, nowhere
+    report = write_people_report(tmp_path / "r", faces, [
+        ("S01", "Ana Garcia"),  # accent lost
+        ("S02", "Ben Okafor"), ("S03", "Le\u0301a Dubois"),  # decomposed: still exact
+        ("S04", "Unknown 1"), ("S05", "Unknown 2")])
+    ev = evaluate_people(report, people_truth)
+    # contingency [[10,0,0],[0,6,4]]: index 45+15+6, rows 90, columns 66, pairs 190
+    expected = 90 * 66 / 190
+    assert ev["ari"] == pytest.approx((66 - expected) / ((90 + 66) / 2 - expected), abs=1e-4)
+    assert ev["faces"] == 20  # faces outside the camera-on video areas do not count
+    assert ev["students_found"] == 5 and ev["students_true"] == 3
+    assert ev["exact_names"] == pytest.approx(2 / 3, abs=1e-4)
+    assert ev["people"]["ana"]["exact"] is False
+    assert ev["people"]["ana"]["student_name"] == "Ana Garcia"
+    assert ev["people"]["ben"]["student_id"] == "S02"  # the student most faces got
+    assert ev["people"]["lea"] == {"name": "Léa Dubois", "student_id": "S03",
+                                   "student_name": "Léa Dubois", "exact": True}
+
+
+def test_evaluate_people_merged_people_and_missing_student(tmp_path, people_truth,
+                                                          write_people_report):
+    faces = [(float(t), 1, "S01", 0) for t in range(10)]
+    faces += [(float(t), 2, "S01", 110) for t in range(10)]  # Ana and Ben as one student
+    report = write_people_report(tmp_path / "r", faces, [("S01", "Ana García")])
+    ev = evaluate_people(report, people_truth)
+    assert ev["ari"] == pytest.approx(0.0, abs=1e-9)
+    assert ev["students_found"] == 1 and ev["students_true"] == 3
+    assert ev["people"]["ben"]["student_id"] == "S01" and not ev["people"]["ben"]["exact"]
+    assert ev["people"]["lea"] == {"name": "Léa Dubois", "student_id": "", "student_name": "",
+                                   "exact": False}
+    assert ev["exact_names"] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_evaluate_people_needs_a_report_folder(tmp_path, people_truth, people_report):
+    from lecturelens.errors import InputError
+
+    (people_report / "students.csv").unlink()
+    with pytest.raises(InputError, match=r"report: no students\.csv; expected a report folder"):
+        evaluate_people(people_report, people_truth)
+    with pytest.raises(InputError, match=r"no students\.csv"):
+        evaluate_people(tmp_path / "nowhere", people_truth)

@@ -7,8 +7,10 @@ import pytest
 from lecturelens.compose import compose_gallery, load_truth
 from lecturelens.config import AnalyzeConfig
 from lecturelens.errors import InputError
-from lecturelens.evaluate import evaluate_detection
-from lecturelens.pipeline import OBSERVATION_COLUMNS, TRACK_COLUMNS, analyze
+from lecturelens.evaluate import evaluate_detection, evaluate_people
+from lecturelens.people import name_similarity
+from lecturelens.pipeline import (OBSERVATION_COLUMNS, STUDENT_COLUMNS, STUDENT_EMBEDDINGS_FILE,
+                                  TRACK_COLUMNS, analyze)
 
 
 def _rows(path):
@@ -23,11 +25,15 @@ def test_astronaut_gallery_end_to_end(tmp_path, astronaut_gallery):
     run = json.loads((dest / "run.json").read_text())
     assert run == json.loads(json.dumps(record, default=str))
     assert run["models"][0]["name"] == "mtcnn" and len(run["models"][0]["files"]) == 3
+    models = {m["task"]: m for m in run["models"]}
+    assert list(models) == ["face-detection", "face-identity", "name-ocr", "emotion"]
+    assert models["face-identity"]["name"] == "dlib-resnet"
+    assert models["face-identity"]["embedding_dim"] == 128
     assert {"probe", "load_models", "decode", "detect", "track", "write"} <= set(run["timings"])
     assert run["input"]["width"] == 640 and run["versions"]["torch"]
 
     obs = _rows(dest / "observations.csv")
-    classes = run["models"][1]["classes"]
+    classes = models["emotion"]["classes"]
     assert list(obs[0]) == OBSERVATION_COLUMNS + ["emotion"] + [f"p_{c}" for c in classes]
     assert len(obs) == 8 * 4
     for r in obs:
@@ -36,12 +42,28 @@ def test_astronaut_gallery_end_to_end(tmp_path, astronaut_gallery):
     # the smiling astronaut reads as happy in most frames
     assert sum(r["emotion"] == "happy" for r in obs) > len(obs) / 2
     feats = np.load(dest / "emotion_features.npy")
-    assert feats.shape == (len(obs), run["models"][1]["feature_dim"])
+    assert feats.shape == (len(obs), models["emotion"]["feature_dim"])
     assert feats.dtype == np.float16 and np.isfinite(feats).all()
     tracks = _rows(dest / "tracks.csv")
     assert list(tracks[0]) == TRACK_COLUMNS
     assert len(tracks) == 4 and all(t["frames"] == "8" for t in tracks)
     assert all(float(t["seconds_visible"]) == 4.0 for t in tracks)
+
+    # who is who: four people (one face, mirrored or not, but four names side by side)
+    students = _rows(dest / "students.csv")
+    assert list(students[0]) == STUDENT_COLUMNS
+    assert [s["student_id"] for s in students] == ["S01", "S02", "S03", "S04"]
+    assert record["students"] == record["students_named"] == 4
+    truth = load_truth(astronaut_gallery)
+    read = sorted(s["name"] for s in students)
+    assert all(name_similarity(a, b) >= 85
+               for a, b in zip(read, sorted(p["name"] for p in truth["people"]))), read
+    assert {r["student_id"] for r in obs} == {s["student_id"] for s in students}
+    assert {t["student_id"] for t in tracks} == {s["student_id"] for s in students}
+    emb = np.load(dest / STUDENT_EMBEDDINGS_FILE)
+    assert emb.shape == (4, 128) and np.isfinite(emb).all()
+    assert run["outputs"] == ["observations.csv", "emotion_features.npy", "tracks.csv",
+                              "students.csv", STUDENT_EMBEDDINGS_FILE, "run.json"]
 
     ev = evaluate_detection(dest, load_truth(astronaut_gallery))
     assert ev["recall"] == 1.0 and ev["false_positives"] == 0
@@ -61,7 +83,8 @@ def test_emotion_can_be_switched_off(tmp_path, astronaut_gallery):
     dest = tmp_path / "astro_2x2"
     assert list(_rows(dest / "observations.csv")[0]) == OBSERVATION_COLUMNS
     assert not (dest / "emotion_features.npy").exists()
-    assert [m["task"] for m in record["models"]] == ["face-detection"]
+    assert [m["task"] for m in record["models"]] == ["face-detection", "face-identity",
+                                                      "name-ocr"]
 
 
 def test_truncated_while_decoding_marks_run_failed_and_leaves_no_csv(tmp_path, ffmpeg):
@@ -128,3 +151,36 @@ def test_real_faces_3x4_gallery_every_face_every_frame_one_track_per_tile(tmp_pa
     assert set(ev["tracks_per_tile_segment"].values()) == {1}
     assert set(ev["tiles_per_track"].values()) == {1}
     assert set(ev["people_per_track"].values()) == {1}
+
+
+@pytest.mark.slow
+def test_hard_case_gallery_who_is_who(tmp_path, shared_videos):
+    """Camera off, leave and rejoin, two reshuffles and a screen share: still 12 students,
+    each face given to the right one, under the right name."""
+    video = tmp_path / "hard_3x4.mp4"
+    truth = compose_gallery(video, rows=3, cols=4, duration=30.0, fps=10, width=1280,
+                            height=720, scenario="hard", seed=0)
+    assert {e["type"] for e in truth["events"]} == {"reshuffle", "camera_off", "absent",
+                                                   "screen_share"}
+    # emotion is switched off: it has no say in who is who, and it halves the run time
+    record = analyze(video, tmp_path / "r", AnalyzeConfig(fps=1.0, emotion_model="none"),
+                     progress=False)
+    dest = tmp_path / "r" / "hard_3x4"
+    ev = evaluate_people(dest, truth)
+    detail = {k: v for k, v in ev.items() if k != "people"}
+    detail["wrong"] = {p: v for p, v in ev["people"].items() if not v["exact"]}
+    assert ev["ari"] >= 0.95, detail
+    assert ev["students_found"] == ev["students_true"] == 12, detail
+    assert ev["exact_names"] >= 0.95, detail
+
+    students = _rows(dest / "students.csv")
+    assert list(students[0]) == STUDENT_COLUMNS
+    assert [s["student_id"] for s in students] == [f"S{i:02d}" for i in range(1, 13)]
+    assert record["students"] == 12
+    obs = _rows(dest / "observations.csv")
+    assert obs and all(r["student_id"] for r in obs)
+    assert {r["student_id"] for r in obs} <= {s["student_id"] for s in students}
+    assert all(t["student_id"] for t in _rows(dest / "tracks.csv"))
+    # the person whose camera is off from the start was still counted as off
+    assert sum(float(s["seconds_camera_off"]) > 0 for s in students) >= 2
+    assert np.load(dest / STUDENT_EMBEDDINGS_FILE).shape == (12, 128)

@@ -255,10 +255,13 @@ def eval_people(report_dir, truth, as_json):
     from lecturelens.compose import load_truth
     from lecturelens.evaluate import evaluate_people
 
+    from lecturelens.errors import InputError
+
     try:
         truth_data = load_truth(truth)
     except (ValueError, KeyError) as exc:
-        raise click.ClickException(f"{truth}: not a truth file ({exc})") from None
+        raise InputError(f"{truth}: not a truth file ({exc}); give the .truth.json that "
+                         "sample_videos/compose_gallery.py wrote beside the video") from None
     res = evaluate_people(report_dir, truth_data)
     if as_json:
         click.echo(json.dumps(res, indent=2, ensure_ascii=False))

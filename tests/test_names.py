@@ -1,0 +1,407 @@
+"""Name labels: finding them, reading them (Tesseract), giving them to faces, when to read.
+
+Frames are drawn at test time with the composer's own tile and label drawing, so the
+labels look exactly like those of the composed benchmark videos.
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from lecturelens.compose import (BACKGROUND, SLIDE_BG, TILE_BG, _astronaut, _draw_label,
+                                 _render_camera_off, _render_tile, grid_rects, label_font)
+from lecturelens.detect import Face
+from lecturelens.names import (MIN_CONF, Label, NameReader, NameStage, _clean_crop,
+                               _merge_words, attach_labels, find_labels, normalise_name,
+                               plausible_name, tesseract_languages)
+
+W, H = 640, 360
+NAMES = ["Ben Okafor", "Dmitri Ivanov", "Emma Schmidt", "Farid Haddad", "Kwame Mensah",
+         "Nikhil Rao"]
+
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None,
+                                     reason="tesseract is not installed "
+                                            "(apt-get install tesseract-ocr)")
+needs_latin = pytest.mark.skipif(shutil.which("tesseract") is None
+                                 or "Latin" not in tesseract_languages(),
+                                 reason="Tesseract's Latin-script model is not installed "
+                                        "(apt-get install tesseract-ocr-script-latn)")
+
+
+def _gallery(names=NAMES, rows=2, cols=3, off=(), width=W, height=H):
+    """A gallery frame drawn like the composer's; returns ``(frame, tile rects, faces)``.
+
+    Tiles listed in ``off`` show the camera-off view (no face). ``faces[i]`` is a face box
+    in the middle of tile ``i``'s video, or None for a camera-off tile.
+    """
+    frame = np.empty((height, width, 3), np.uint8)
+    frame[:] = BACKGROUND
+    rects = grid_rects(rows, cols, width, height)
+    face_img = _astronaut()
+    faces = []
+    for i, (rect, name) in enumerate(zip(rects, names)):
+        x, y, w, h = rect
+        if i in off:
+            tile = _render_camera_off(w, h, name, max(10, h // 12))
+            faces.append(None)
+        else:
+            tile, (vx, vy, vw, vh) = _render_tile(face_img, rect, name)
+            faces.append(Face(box=np.array([vx + 0.3 * vw, vy + 0.1 * vh, vx + 0.7 * vw,
+                                            vy + 0.6 * vh], np.float32),
+                              landmarks=np.zeros((5, 2), np.float32), prob=0.99))
+        frame[y:y + h, x:x + w] = tile
+    return frame, rects[:len(names)], faces
+
+
+def _tile_of(rects, box):
+    x1, y1 = box[0], box[1]
+    hits = [i for i, (x, y, w, h) in enumerate(rects) if x - 4 <= x1 < x + w and y <= y1 < y + h]
+    assert len(hits) == 1, (box, rects)
+    return hits[0]
+
+
+# ---------------------------------------------------------------- finding labels
+
+
+def test_find_labels_one_per_tile_at_its_bottom_left():
+    frame, rects, _ = _gallery()
+    labels = find_labels(frame)
+    assert len(labels) == len(NAMES)
+    assert sorted(_tile_of(rects, lb.box) for lb in labels) == list(range(len(NAMES)))
+    for lb in labels:
+        x, y, w, h = rects[_tile_of(rects, lb.box)]
+        x1, y1, x2, y2 = lb.box
+        assert x - 4 <= x1 <= x + 0.05 * w  # flush left
+        assert y + 0.75 * h <= y1 < y2 <= y + h + 2  # in the bottom quarter
+        assert x2 - x1 < 0.6 * w and 6 <= y2 - y1 <= 30
+        assert lb.text == "" and lb.height == y2 - y1
+    # sorted top-to-bottom, then left-to-right
+    assert [lb.box for lb in labels] == sorted((lb.box for lb in labels),
+                                               key=lambda b: (b[1] // 8, b[0]))
+
+
+def test_find_labels_on_an_empty_dark_frame():
+    frame = np.empty((H, W, 3), np.uint8)
+    frame[:] = TILE_BG
+    assert find_labels(frame) == []
+
+
+def _draw_text(frame, xy, text, px, fill, bold=False):
+    from PIL import Image, ImageDraw
+
+    img = Image.fromarray(frame)
+    ImageDraw.Draw(img).text(xy, text, font=label_font(px, bold=bold), fill=fill)
+    frame[:] = np.asarray(img)
+
+
+def test_find_labels_rejects_a_white_on_blue_title_bar():
+    frame, rects, _ = _gallery(NAMES[:3], rows=2, cols=3)  # the bottom row is empty
+    frame[200:240, 20:620] = (30, 70, 120)  # a slide's title bar, as the composer draws it
+    _draw_text(frame, (30, 208), "Lecture 3: Photosynthesis", 20, (255, 255, 255), bold=True)
+    _draw_text(frame, (330, 212), "Week 5", 14, (255, 255, 255))
+    labels = find_labels(frame)
+    assert len(labels) == 3
+    assert all(lb.box[3] < 200 for lb in labels)  # only the tiles' labels
+
+
+def test_find_labels_rejects_dark_text_on_a_light_slide():
+    frame = np.empty((H, W, 3), np.uint8)
+    frame[:] = SLIDE_BG
+    for k, line in enumerate(["Light reactions happen in the thylakoid membranes",
+                              "The Calvin cycle fixes CO2 into sugars",
+                              "Prof. Renée Fischer - Biology 101"]):
+        _draw_text(frame, (30, 40 + 40 * k), line, 14 + 4 * (k % 2), (40, 40, 40))
+    assert find_labels(frame) == []
+
+
+def test_find_labels_ignores_a_composed_slide():
+    from lecturelens.compose import SLIDES, _render_slide
+
+    frame = np.empty((H, W, 3), np.uint8)
+    frame[:] = BACKGROUND
+    frame[20:335, 40:600] = _render_slide(560, 315, SLIDES[0])
+    assert find_labels(frame) == []
+
+
+def test_merge_words_joins_one_line_only():
+    # two words of one line, a lower-case word half as tall, a word far away, another line
+    boxes = [[0, 0, 30, 10], [35, 0, 60, 10], [62, 5, 70, 10], [200, 0, 230, 10],
+             [0, 30, 40, 40]]
+    assert sorted(_merge_words(boxes)) == [[0, 0, 70, 10], [0, 30, 40, 40], [200, 0, 230, 10]]
+
+
+def test_merge_words_keeps_a_tall_bright_detail_apart():
+    assert sorted(_merge_words([[0, 40, 30, 50], [32, 0, 40, 50]])) == \
+        [[0, 40, 30, 50], [32, 0, 40, 50]]
+    assert _merge_words([]) == []
+
+
+# ---------------------------------------------------------------- reading labels
+
+
+@needs_tesseract
+def test_name_reader_reads_the_gallery_in_one_call():
+    frame, rects, _ = _gallery()
+    reader = NameReader()  # the default: Latin script (installed by `make install`), else eng
+    labels = find_labels(frame)
+    out = reader.read(frame, labels)
+    assert out == labels and reader.calls == 1
+    got = {NAMES[_tile_of(rects, lb.box)]: lb.text for lb in labels}
+    assert got == {n: n for n in NAMES}
+    assert all(MIN_CONF <= lb.conf <= 1 for lb in labels)
+    assert reader.read(frame, []) == [] and reader.calls == 1  # nothing to read, no call
+
+
+@needs_tesseract
+def test_name_reader_auto_language_and_missing_language():
+    from lecturelens.errors import LectureLensError
+
+    langs = tesseract_languages()
+    assert "eng" in langs
+    assert NameReader().lang == ("Latin" if "Latin" in langs else "eng")
+    with pytest.raises(LectureLensError, match="no language data for xyz; apt-get install "
+                                               "tesseract-ocr-xyz"):
+        NameReader(lang="eng+xyz")
+
+
+def test_name_reader_without_tesseract(monkeypatch):
+    from lecturelens.errors import LectureLensError
+
+    pytest.importorskip("pytesseract")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(LectureLensError, match="apt-get install tesseract-ocr"):
+        NameReader()
+
+
+@needs_latin
+@pytest.mark.parametrize("px", [12, 14, 18])
+def test_accented_names_read_exactly_with_the_latin_model(px):
+    names = ["José Muñoz", "Léa Dubois", "Chloé Martin", "Søren Lund", "Tomás Novák",
+             "Ana García"]
+    frame = np.empty((H, W, 3), np.uint8)
+    frame[:] = BACKGROUND
+    rects = []
+    for i, name in enumerate(names):  # camera-off-like tiles: the label on the tile ground
+        r, c = divmod(i, 3)
+        x, y = 10 + c * 210, 10 + r * 170
+        tile = np.empty((160, 200, 3), np.uint8)
+        tile[:] = TILE_BG
+        _draw_label(tile, name, px)
+        frame[y:y + 160, x:x + 200] = tile
+        rects.append((x, y, 200, 160))
+    labels = find_labels(frame)
+    assert len(labels) == len(names)
+    NameReader(lang="Latin").read(frame, labels)
+    assert {names[_tile_of(rects, lb.box)]: lb.text for lb in labels} == {n: n for n in names}
+
+
+def _one_tile(name, rect=(6, 6, 312, 175)):
+    """A 640x360 frame with one tile of the 720p 3x4 gallery's size (14 px labels)."""
+    frame = np.empty((H, W, 3), np.uint8)
+    frame[:] = BACKGROUND
+    x, y, w, h = rect
+    frame[y:y + h, x:x + w] = _render_tile(_astronaut(), rect, name)[0]
+    return frame
+
+
+def test_clean_crop_drops_the_video_beside_the_label_box():
+    frame = np.empty((H, W, 3), np.uint8)
+    frame[:] = TILE_BG
+    tile = frame[100:200, 100:400]
+    _draw_label(tile, "José Muñoz", 14)
+    labels = find_labels(frame)
+    assert len(labels) == 1
+    x1, y1, x2, y2 = labels[0].box
+    clean = _clean_crop(frame, labels[0].box)
+    # a bright video right of and above the label's dark box, inside the crop's margin
+    cols = np.nonzero(frame[y1 + (y2 - y1) // 2, x1:x2].max(axis=1) < 20)[0]
+    box_right = x1 + cols.max() + 1
+    frame[y1:y2, box_right:x2 + 10] = (230, 150, 90)
+    frame[y1 - 10:y1 + 1, x1:x2 + 10] = (200, 230, 200)
+    dirty = _clean_crop(frame, labels[0].box)
+    assert clean.shape == dirty.shape and clean.dtype == np.uint8
+    for bw in (clean, dirty):
+        assert set(np.unique(bw)) == {0, 255}
+        edges = np.concatenate([bw[0], bw[-1], bw[:, 0], bw[:, -1]])
+        assert (edges == 255).all()  # nothing black touches the crop's edge
+    # the letters stay, untouched by the video beside them
+    assert (dirty == 0).sum() == pytest.approx((clean == 0).sum(), rel=0.1)
+    assert (clean == 0).sum() > 0.05 * clean.size
+
+
+@needs_latin
+def test_labels_partly_over_the_video_are_read_without_edge_marks():
+    # The 14 px labels of a 1280x720 3x4 gallery: the translucent label box reaches into the
+    # (astronaut) video; its edge once read as a letter (Muñozj, Mmuñoz).
+    for name in ["José Muñoz", "Tomás Novák", "Ben Okafor", "Léa Dubois", "Maya Cohen"]:
+        frame = _one_tile(name)
+        labels = find_labels(frame)
+        assert len(labels) == 1, name
+        NameReader().read(frame, labels)
+        assert labels[0].text == name and labels[0].conf >= MIN_CONF, (name, labels[0])
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation: a translucent label box over a "
+                   "saturated video (the astronaut's orange suit) looks coloured, so "
+                   "find_labels rejects it like a slide's title bar")
+def test_label_over_a_saturated_video_is_found():
+    assert len(find_labels(_one_tile("Ingrid Nilsson"))) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation: at 14 px the thin strokes of 'Li' "
+                   "stay under find_labels' brightness threshold, so the box holds 'Qing' only")
+def test_short_thin_word_stays_in_the_label_box():
+    labels = find_labels(_one_tile("Qing Li"))
+    assert len(labels) == 1 and labels[0].box[2] - labels[0].box[0] >= 60
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("Dmitri lvanov", "Dmitri Ivanov"),  # l read for I at the start of a later word
+    ("lvan Petrov", "Ivan Petrov"),  # ... and of a first word before a consonant
+    ("Maya Cohen j", "Maya Cohen"),  # the edge of the label box read as a letter
+    ("Maya Cohen j i", "Maya Cohen"),
+    ("Qing L", "Qing L"),  # an upper-case initial stays
+    ("j", "j"),  # a lone letter is not stripped to nothing
+    ("\u201cJosé Muñoz\u201d", "José Muñoz"),  # curly quotes
+    ("\u2018Léa\u2019 Dubois,", "Léa Dubois"),
+    ("| Ben Okafor 123 \u2014", "Ben Okafor"),  # letterless tokens
+    ("Jose\u0301   Mun\u0303oz", "José Muñoz"),  # decomposed accents -> NFC, spaces
+    ("", ""),
+])
+def test_normalise_name(raw, clean):
+    assert normalise_name(raw) == clean
+
+
+@pytest.mark.parametrize("text, conf, ok", [
+    ("Ben Okafor", 0.9, True),
+    ("Ben Okafor", MIN_CONF, True),
+    ("Ben Okafor", MIN_CONF - 0.01, False),  # read without confidence
+    ("Li", 0.9, True),
+    ("", 0.9, False),
+    ("a", 0.9, False),
+    ("Ab 1234", 0.9, False),  # mostly not letters
+    ("Emma Schmidt 2", 0.9, True),
+])
+def test_plausible_name(text, conf, ok):
+    assert plausible_name(text, conf) is ok
+
+
+# ---------------------------------------------------------------- labels to faces
+
+
+def test_attach_labels_gives_each_label_to_the_face_of_its_tile():
+    frame, rects, faces = _gallery(off={4})
+    labels = find_labels(frame)
+    assert len(labels) >= 6  # the camera-off tile also shows its name large in the middle
+    present = [f for f in faces if f is not None]
+    order = [3, 0, 4, 2, 1]  # faces in any order
+    by_face, orphans = attach_labels(labels, [present[k] for k in order])
+    assert len(by_face) == 5
+    tiles_on = [i for i, f in enumerate(faces) if f is not None]
+    tile_of_face = {fi: tiles_on[k] for fi, k in enumerate(order)}
+    for fi, lb in by_face.items():
+        assert _tile_of(rects, lb.box) == tile_of_face[fi]
+    assert orphans and {_tile_of(rects, lb.box) for lb in orphans} == {4}
+
+
+def test_attach_labels_no_faces_all_orphans_and_no_labels():
+    frame, _, faces = _gallery()
+    labels = find_labels(frame)
+    assert attach_labels(labels, []) == ({}, labels)
+    assert attach_labels([], [f for f in faces if f is not None]) == ({}, [])
+
+
+def test_attach_labels_face_below_a_label_is_not_its_tile():
+    label = Label((10, 90, 60, 100))
+    face = Face(box=np.array([10, 110, 50, 150], np.float32),
+                landmarks=np.zeros((5, 2), np.float32), prob=0.99)
+    assert attach_labels([label], [face]) == ({}, [label])
+
+
+# ---------------------------------------------------------------- when to read
+
+
+class _FakeReader:
+    """Reads each label as the name of the tile it lies in."""
+
+    def __init__(self, rects, names):
+        self.rects, self.names, self.calls = rects, names, 0
+
+    def read(self, rgb, labels):
+        self.calls += 1
+        for lb in labels:
+            lb.text, lb.conf = self.names[_tile_of(self.rects, lb.box)], 0.9
+        return list(labels)
+
+
+def test_name_stage_schedule():
+    frame, rects, faces = _gallery()
+    ids = list(range(1, 7))
+    stage = NameStage(_FakeReader(rects, NAMES), interval=30.0, min_reads=1, min_spacing=2.0)
+    assert stage.update(0.0, frame, faces, ids) is True  # the first frame is read
+    assert stage.update(1.0, frame, faces, ids, new_track=True) is False  # within min_spacing
+    assert stage.update(3.0, frame, faces, ids) is False  # nothing new, everyone read once
+    assert stage.update(4.0, frame, faces, ids[:5] + [7], new_track=True) is True  # new track
+    assert stage.update(5.0, frame, faces, ids[:5] + [7]) is False
+    assert stage.update(34.0, frame, faces, ids[:5] + [7]) is True  # routine re-read
+    assert stage.rounds == stage.reader.calls == 3
+    assert {tid: v.best()[0] for tid, v in stage.votes.items()} == {
+        **dict(zip(ids, NAMES)), 7: NAMES[5]}
+    assert stage.votes[1].n == 3 and stage.votes[6].n == 1 and stage.votes[7].n == 2
+
+
+def test_name_stage_rereads_until_min_reads_and_on_layout_change():
+    frame, rects, faces = _gallery()
+    ids = list(range(1, 7))
+    stage = NameStage(_FakeReader(rects, NAMES), interval=30.0, min_reads=2, min_spacing=2.0)
+    assert stage.update(0.0, frame, faces, ids)
+    assert stage.update(2.0, frame, faces, ids)  # tracks still need a second reading
+    assert not stage.update(4.0, frame, faces, ids)
+    # a new layout (the gallery reshuffled: labels elsewhere) is read at once
+    order = [5, 4, 3, 2, 1, 0]
+    frame2, rects2, faces2 = _gallery([NAMES[k] for k in order], rows=3, cols=2)
+    stage.reader = _FakeReader(rects2, [NAMES[k] for k in order])
+    assert stage.update(6.0, frame2, faces2, [ids[k] for k in order])
+    assert all(stage.votes[tid].best()[0] == name for tid, name in zip(ids, NAMES))
+
+
+def test_name_stage_records_camera_off_names():
+    frame, rects, faces = _gallery(off={2})
+    ids = [1, 2, None, 4, 5, 6]
+    present = [f for f in faces if f is not None]
+    tids = [t for t in ids if t is not None]
+    stage = NameStage(_FakeReader(rects, NAMES), interval=30.0, min_reads=1, min_spacing=2.0)
+    assert stage.update(0.0, frame, present, tids)
+    assert NAMES[2] not in {v.best()[0] for v in stage.votes.values()}
+    assert len(stage.votes) == 5
+    # camera back on at 10 s: the tile has a face again and no orphan label
+    frame_on, _, faces_on = _gallery()
+    assert stage.update(10.0, frame_on, faces_on, [1, 2, 3, 4, 5, 6], new_track=True)
+    stage.close(20.0)
+    log = stage.camera_off
+    assert list(log.votes) == [NAMES[2]]
+    assert log.seconds[NAMES[2]] == pytest.approx(10.0)
+    assert log.first[NAMES[2]] == 0.0 and log.last[NAMES[2]] == 0.0
+    assert stage.votes[3].best()[0] == NAMES[2]
+
+
+def test_name_stage_drops_labels_over_faces_and_implausible_text():
+    frame, rects, faces = _gallery()
+
+    class Noisy(_FakeReader):
+        def read(self, rgb, labels):
+            super().read(rgb, labels)
+            labels[0].text, labels[0].conf = "|| 1", 0.9  # noise read as text
+            return list(labels)
+
+    # a face box covering tile 0's label: that label is a bright detail of the face
+    big = Face(box=np.array([rects[0][0], rects[0][1], rects[0][0] + rects[0][2],
+                             rects[0][1] + rects[0][3]], np.float32),
+               landmarks=np.zeros((5, 2), np.float32), prob=0.99)
+    stage = NameStage(Noisy(rects, NAMES), min_reads=1)
+    stage.update(0.0, frame, [big] + faces[1:], [1, 2, 3, 4, 5, 6])
+    assert 1 not in stage.votes and 2 not in stage.votes
+    got = {tid: v.best()[0] for tid, v in stage.votes.items()}
+    assert "|| 1" not in got.values() and "" not in got.values()
+    assert not stage.camera_off.votes
