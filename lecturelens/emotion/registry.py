@@ -10,7 +10,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: sha256 of the committed lensnet_fer weights (models/lensnet_fer.pt); set when trained.
-LENSNET_FER_SHA256 = None
+LENSNET_FER_SHA256 = "3ab450036c9dd6dfa91007d4e20820baedf57365d10f432af866a11104505830"
 
 register(ModelEntry(
     name="lensnet-fer",
