@@ -101,7 +101,8 @@ class ModelEntry:
 
         Args:
             paths: optional replacement locations by file name (e.g. ``--emotion-weights``);
-                a replacement is hashed and reported, and must match a known sha256.
+                a replacement is hashed and reported (``verified`` only when it matches
+                the registry's sha256), never refused for its checksum.
 
         Returns:
             One dict per file with ``path``, ``sha256`` and ``verified``, as in run.json.
@@ -111,10 +112,16 @@ class ModelEntry:
         """
         out = []
         for wf in self.files:
-            p = (paths or {}).get(wf.filename) or wf.path()
+            replaced = (paths or {}).get(wf.filename)
+            p = replaced or wf.path()
             if p is None or not Path(p).is_file():
                 raise ModelError(self.missing_message(wf))
             digest = sha256_file(p)
+            if replaced:
+                # A file the user chose (e.g. weights they retrained) is recorded, not refused.
+                out.append({"path": str(p), "sha256": digest,
+                            "verified": bool(wf.sha256) and digest == wf.sha256})
+                continue
             if wf.sha256 and digest != wf.sha256:
                 raise ModelError(f"model {self.name}: {p} has sha256 {digest[:12]}..., expected "
                                  f"{wf.sha256[:12]}...; the file is corrupt or a different "

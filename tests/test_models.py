@@ -80,3 +80,17 @@ def test_fetch_verifies_sha256(tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="expected"):
         fetch("fake")
     assert not (tmp_path / "models" / "fake.pt").exists()
+
+
+def test_user_chosen_weights_are_recorded_not_refused(tmp_path):
+    """--emotion-weights with a retrained file: hashed into run.json, marked unverified."""
+    good = tmp_path / "w.bin"
+    good.write_bytes(b"weights")
+    other = tmp_path / "retrained.bin"
+    other.write_bytes(b"retrained")
+    entry = ModelEntry(name="m", task="emotion", architecture="a", licence="l", origin="o",
+                       files=(WeightFile(str(good), sha256_file(good)),))
+    (rec,) = entry.check({"w.bin": other})
+    assert rec["path"] == str(other) and rec["sha256"] == sha256_file(other)
+    assert rec["verified"] is False
+    assert entry.check({"w.bin": good})[0]["verified"] is True
