@@ -119,8 +119,10 @@ def _merge_words(boxes: list[list[int]]) -> list[list[int]]:
 
 
 def layout_key(labels: Sequence[Label], quantum: int = 16) -> frozenset:
-    """A hashable summary of where the labels are; it changes when the gallery changes."""
-    return frozenset((lb.box[0] // quantum, lb.box[3] // quantum) for lb in labels)
+    """A hashable summary of where the labels are and how long their text is; it changes
+    when the gallery changes, including a reshuffle that keeps every tile in place."""
+    return frozenset((lb.box[0] // quantum, lb.box[3] // quantum,
+                      (lb.box[2] - lb.box[0]) // quantum) for lb in labels)
 
 
 def _clean_crop(rgb: np.ndarray, box, target_height: int = 40) -> np.ndarray:
@@ -344,8 +346,15 @@ class NameStage:
         return changed or new_track or needy
 
     def update(self, t: float, rgb: np.ndarray, faces: Sequence[Face],
-               track_ids: Sequence[int], new_track: bool = False) -> bool:
-        """Process one sampled frame; return whether its labels were read."""
+               track_ids: list[int], new_track: bool = False, tracker=None) -> bool:
+        """Process one sampled frame; return whether its labels were read.
+
+        With ``tracker``, a face whose label confidently contradicts its track's name is
+        split off into a new track (``track_ids`` is updated in place): the appearance gate
+        misses a reshuffle that puts a look-alike in the same tile, the label does not.
+        """
+        from lecturelens.people import DIFFERENT_NAME, name_similarity
+
         labels = find_labels(rgb)
         key = layout_key(labels)
         if not self._due(t, key, track_ids, new_track):
@@ -358,6 +367,11 @@ class NameStage:
         labels = [lb for lb in labels if plausible_name(lb.text, lb.conf)]
         by_face, orphans = attach_labels(labels, faces)
         for fi, lb in by_face.items():
+            votes = self.votes.get(track_ids[fi])
+            if tracker is not None and votes is not None and votes.n:
+                name, conf = votes.best()
+                if conf >= MIN_CONF and name_similarity(name, lb.text) < DIFFERENT_NAME:
+                    track_ids[fi] = tracker.split(track_ids[fi], t, faces[fi])
             self.votes.setdefault(track_ids[fi], self._new_votes()).add(lb.text, lb.conf)
         self.camera_off.seen(t, [(lb.text, lb.conf) for lb in orphans])
         return True

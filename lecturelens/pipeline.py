@@ -305,13 +305,15 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                             face.signature = appearance_signature(frame.rgb, face.box)
                         before = tracker.next_id
                         ids = tracker.update(frame.t, faces)
+                    if names is not None:
+                        # Before identity: a label that contradicts its track splits it.
+                        with timings.stage("ocr"):
+                            names.update(frame.t, frame.rgb, faces, ids,
+                                          new_track=tracker.next_id != before,
+                                          tracker=tracker)
                     if embedder is not None:
                         with timings.stage("identity"):
                             embedder.update(frame.rgb, faces, ids)
-                    if names is not None:
-                        with timings.stage("ocr"):
-                            names.update(frame.t, frame.rgb, faces, ids,
-                                         new_track=tracker.next_id != before)
                     with timings.stage("write"):
                         for k, (tid, face) in enumerate(zip(ids, faces)):
                             obs.writerow(_observation_row(

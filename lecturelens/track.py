@@ -67,6 +67,7 @@ class Track:
     signature: np.ndarray | None = None
 
     def add(self, t: float, face: Face) -> None:
+        self._undo = (self.last_seen, self.last_box, self.signature)
         if face.signature is not None:
             # A slow running average follows lighting drift but not a change of person.
             self.signature = (face.signature if self.signature is None
@@ -77,6 +78,14 @@ class Track:
         self.box_sum += face.box
         self.prob_sum += face.prob
         self.n_small += int(face.small)
+
+    def remove_last(self, face: Face) -> None:
+        """Take back the last :meth:`add` (the face turned out to be someone else)."""
+        self.last_seen, self.last_box, self.signature = self._undo
+        self.n_frames -= 1
+        self.box_sum -= face.box
+        self.prob_sum -= face.prob
+        self.n_small -= int(face.small)
 
     @property
     def mean_box(self) -> np.ndarray:
@@ -154,6 +163,25 @@ class Tracker:
                 self.active.append(tr)
                 ids[fi] = tr.track_id
         return ids  # type: ignore[return-value]
+
+    def split(self, track_id: int, t: float, face: Face) -> int:
+        """End track ``track_id`` before this frame and start a new track with ``face``.
+
+        Used when the face's name label contradicts the track's name: a gallery reshuffle
+        that put a look-alike (or the same camera, mirrored) where the track's face was.
+
+        Returns:
+            The new track's id.
+        """
+        old = next(tr for tr in self.active if tr.track_id == track_id)
+        old.remove_last(face)
+        self.active.remove(old)
+        self.closed.append(old)
+        tr = Track(self._next_id, t, t, face.box)
+        self._next_id += 1
+        tr.add(t, face)
+        self.active.append(tr)
+        return tr.track_id
 
     @property
     def next_id(self) -> int:

@@ -59,3 +59,17 @@ def test_reshuffle_moves_faces_to_new_tracks():
     ids = tr.update(1.0, [face(50, 400), face(600, 400)])
     assert ids == [3, 4]
     assert len(tr.tracks()) == 4
+
+
+def test_split_takes_the_frame_back_and_starts_a_new_track():
+    tr = Tracker()
+    tr.update(0.0, [face(100, 100)])
+    tr.update(1.0, [face(102, 100)])
+    (tid,) = tr.update(2.0, [face(104, 100)])
+    new = tr.split(tid, 2.0, face(104, 100))
+    old, cur = tr.tracks()
+    assert new != tid and old.track_id == tid and cur.track_id == new
+    assert old.n_frames == 2 and old.last_seen == 1.0 and float(old.last_box[0]) == 102
+    assert cur.n_frames == 1 and cur.first_seen == 2.0
+    # the new track continues; the old one is closed
+    assert tr.update(3.0, [face(104, 100)]) == [new]
