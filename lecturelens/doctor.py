@@ -110,8 +110,9 @@ def _tesseract() -> Check:
     try:
         version = subprocess.run([exe, "--version"], capture_output=True, text=True,
                                  timeout=30).stdout.splitlines()[0]
-        langs = subprocess.run([exe, "--list-langs"], capture_output=True, text=True,
-                               timeout=30).stdout.split()
+        from lecturelens.names import tesseract_languages
+
+        langs = tesseract_languages()
     except Exception as exc:  # noqa: BLE001
         return Check("tesseract", False, f"{exe} does not run ({exc})", fix)
     if "eng" not in langs:

@@ -17,7 +17,6 @@ them is not (one Tesseract process costs about 120 ms), so:
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import unicodedata
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import numpy as np
 
 from lecturelens.detect import Face
 from lecturelens.errors import LectureLensError
+from lecturelens.people import DIFFERENT_NAME, CameraOffLog, NameVotes, name_similarity
 
 
 @dataclass
@@ -187,7 +187,7 @@ def tesseract_languages() -> set[str]:
     import subprocess
 
     out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True,
-                         check=False).stdout
+                         check=False, timeout=30).stdout
     return {ln.strip() for ln in out.splitlines()[1:] if ln.strip()}
 
 
@@ -322,8 +322,6 @@ class NameStage:
 
     def __init__(self, reader: NameReader, interval: float = 30.0, min_reads: int = 3,
                  min_spacing: float = 2.0):
-        from lecturelens.people import CameraOffLog, NameVotes
-
         self.reader = reader
         self.interval = interval
         self.min_reads = min_reads
@@ -331,7 +329,6 @@ class NameStage:
         self.votes: dict[int, NameVotes] = {}
         self.camera_off = CameraOffLog()
         self.rounds = 0
-        self._new_votes = NameVotes
         self._last_round: float | None = None
         self._last_key: frozenset | None = None
 
@@ -356,8 +353,6 @@ class NameStage:
         split off into a new track (``track_ids`` is updated in place): the appearance gate
         misses a reshuffle that puts a look-alike in the same tile, the label does not.
         """
-        from lecturelens.people import DIFFERENT_NAME, name_similarity
-
         labels = find_labels(rgb)
         key = layout_key(labels)
         if not self._due(t, key, track_ids, new_track):
@@ -375,7 +370,7 @@ class NameStage:
                 name, conf = votes.best()
                 if conf >= MIN_CONF and name_similarity(name, lb.text) < DIFFERENT_NAME:
                     track_ids[fi] = tracker.split(track_ids[fi], t, faces[fi])
-            self.votes.setdefault(track_ids[fi], self._new_votes()).add(lb.text, lb.conf)
+            self.votes.setdefault(track_ids[fi], NameVotes()).add(lb.text, lb.conf)
         self.camera_off.seen(t, [(lb.text, lb.conf) for lb in orphans])
         return True
 
