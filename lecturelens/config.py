@@ -61,6 +61,32 @@ class AnalyzeConfig:
                               "re-reads are done (names are voted over readings).", 1, 100)
     roster: str = _opt("", "CSV of expected names (a 'name' column or one name per row): "
                        "read names snap to it; students not on it are reported.")
+    eye_model: str = _opt("dlib-landmarks68", "68-point landmark model for the eyes-open "
+                          "signal ('none' turns it off; the default's training data, iBUG "
+                          "300-W, is licensed for non-commercial research only).")
+
+    window: float = _opt(8.0, "Window length in seconds for emotion, engagement and group "
+                         "affect (the seed papers use 5-10 s).", 5.0, 10.0)
+    window_overlap: float = _opt(0.0, "Share of each window that overlaps the next "
+                                 "(0 = back to back, 0.5 = half).", 0.0, 0.9)
+    window_min_share: float = _opt(0.3, "A student's window needs a usable face in at least "
+                                   "this share of its sampled frames, else it is "
+                                   "'insufficient' (not guessed).", 0.0, 1.0)
+    engagement_model: str = _opt("", "Engagement model from `lecturelens train-engagement` "
+                                 "(JSON) instead of the transparent default.")
+    group_affect_model: str = _opt("", "Group-affect model from `lecturelens "
+                                   "train-group-affect` (JSON) instead of the default.")
+    gifs: str = _opt("strong", "GIF clips per student: 'none', 'strong' (the strongest "
+                     "moment of each emotion above gif_min_strength) or 'all' (every "
+                     "emotion's strongest moment).")
+    gif_seconds: float = _opt(3.0, "Longest GIF clip in seconds.", 1.0, 10.0)
+    gif_width: int = _opt(160, "GIF width in pixels.", 48, 640)
+    gif_fps: float = _opt(6.0, "GIF frames per second.", 1.0, 25.0)
+    gif_max_per_student: int = _opt(3, "Most GIFs per student.", 0, 20)
+    gif_min_strength: float = _opt(0.15, "How far above neutral (and the student's usual "
+                                   "level) an emotion must be for a 'strong' GIF.", 0.0, 1.0)
+    exclude: str = _opt("", "Comma-separated names (or student ids) removed from every "
+                        "output: CSV, plots, HTML, GIFs (an opt-out list).")
 
     def validate(self) -> "AnalyzeConfig":
         """Check types and ranges; raise :class:`ConfigError` naming the bad field."""
@@ -75,7 +101,28 @@ class AnalyzeConfig:
             lo, hi = f.metadata.get("min"), f.metadata.get("max")
             if lo is not None and value < lo or hi is not None and value > hi:
                 raise ConfigError(f"config: {f.name}={value} is outside [{lo}, {hi}]")
+        if self.gifs not in ("none", "strong", "all"):
+            raise ConfigError(f"config: gifs must be none, strong or all, got {self.gifs!r}")
         return self
+
+    def exclude_names(self) -> list[str]:
+        """The opt-out list as names."""
+        return [n.strip() for n in self.exclude.split(",") if n.strip()]
+
+    def report_settings(self):
+        """Settings of the report stage (windows, GIFs, trained models)."""
+        from lecturelens.gifs import GifSettings
+        from lecturelens.report import ReportSettings
+        from lecturelens.windows import WindowSettings
+
+        return ReportSettings(
+            windows=WindowSettings(window=self.window, overlap=self.window_overlap,
+                                   min_share=self.window_min_share),
+            gifs=GifSettings(mode=self.gifs, seconds=self.gif_seconds, width=self.gif_width,
+                             fps=self.gif_fps, max_per_student=self.gif_max_per_student,
+                             min_strength=self.gif_min_strength),
+            engagement_model=self.engagement_model,
+            group_affect_model=self.group_affect_model)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, as recorded in run.json."""

@@ -198,6 +198,7 @@ def register(entry: ModelEntry) -> ModelEntry:
 def _load_all() -> dict[str, ModelEntry]:
     # Stage modules own their entries; importing them fills the registry.
     import lecturelens.emotion.registry  # noqa: F401
+    import lecturelens.signals  # noqa: F401
 
     return _REGISTRY
 

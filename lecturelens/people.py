@@ -117,6 +117,7 @@ class Student:
     embedding: np.ndarray | None
     on_roster: str = ""  # "yes" / "no" with a roster, "" without
     ocr_name: str = ""  # the name as read, before roster snapping
+    camera_off: list[tuple[float, float]] = field(default_factory=list)  # (start, end) s
 
     @property
     def named(self) -> bool:
@@ -223,6 +224,7 @@ class CameraOffLog:
         self.seconds: dict[str, float] = {}
         self.first: dict[str, float] = {}
         self.last: dict[str, float] = {}
+        self.intervals: dict[str, list[tuple[float, float]]] = {}
         self._since: dict[str, float] = {}
 
     def _key(self, name: str) -> str:
@@ -244,11 +246,14 @@ class CameraOffLog:
             self._since.setdefault(k, t)
         for k in list(self._since):
             if k not in now:
-                self.seconds[k] += t - self._since.pop(k)
+                since = self._since.pop(k)
+                self.seconds[k] += t - since
+                self.intervals.setdefault(k, []).append((since, t))
 
     def close(self, t_end: float) -> None:
         for k, since in self._since.items():
             self.seconds[k] += max(0.0, t_end - since)
+            self.intervals.setdefault(k, []).append((since, max(since, t_end)))
             self.last[k] = max(self.last.get(k, t_end), t_end)
         self._since.clear()
 
@@ -267,7 +272,7 @@ def build_students(groups: Sequence[Sequence[TrackSummary]], camera_off: CameraO
             votes.merge(tr.votes)
         embs = [tr.embedding for tr in g if tr.embedding is not None]
         rows.append({"votes": votes, "tracks": [tr.track_id for tr in g],
-                     "frames": sum(tr.n_frames for tr in g), "off": 0.0,
+                     "frames": sum(tr.n_frames for tr in g), "off": 0.0, "off_iv": [],
                      "first": min(tr.first_seen for tr in g),
                      "last": max(tr.last_seen for tr in g),
                      "emb": np.mean(embs, axis=0).astype(np.float32) if embs else None})
@@ -280,11 +285,12 @@ def build_students(groups: Sequence[Sequence[TrackSummary]], camera_off: CameraO
                 match = r
                 break
         if match is None:
-            match = {"votes": NameVotes(), "tracks": [], "frames": 0, "off": 0.0,
+            match = {"votes": NameVotes(), "tracks": [], "frames": 0, "off": 0.0, "off_iv": [],
                      "first": camera_off.first[key], "last": camera_off.last[key], "emb": None}
             rows.append(match)
         match["votes"].merge(votes)
         match["off"] += camera_off.seconds.get(key, 0.0)
+        match["off_iv"] += camera_off.intervals.get(key, [])
         match["first"] = min(match["first"], camera_off.first[key])
         match["last"] = max(match["last"], camera_off.last[key])
     rows.sort(key=lambda r: r["first"])
@@ -299,7 +305,8 @@ def build_students(groups: Sequence[Sequence[TrackSummary]], camera_off: CameraO
             student_id=f"S{i:02d}", name=name, name_confidence=round(conf, 3),
             tracks=r["tracks"], seconds_visible=round(r["frames"] / fps, 1),
             seconds_camera_off=round(r["off"], 1), first_seen=r["first"], last_seen=r["last"],
-            embedding=r["emb"], ocr_name=ocr_name))
+            embedding=r["emb"], ocr_name=ocr_name,
+            camera_off=sorted((round(a, 3), round(b, 3)) for a, b in r["off_iv"])))
     if roster is not None:
         snap_to_roster(students, roster)
     return students

@@ -23,7 +23,7 @@ from lecturelens.track import Tracker, appearance_signature
 OBSERVATION_COLUMNS = (
     ["t", "frame", "track_id", "student_id", "x1", "y1", "x2", "y2"]
     + [f"{n}_{c}" for n in LANDMARK_NAMES for c in ("x", "y")]
-    + ["det_prob", "quality"]
+    + ["det_prob", "quality", "yaw", "pitch", "ear"]
 )
 FEATURES_FILE = "emotion_features.npy"
 
@@ -39,7 +39,7 @@ TRACK_COLUMNS = ["track_id", "student_id", "name", "first_seen", "last_seen", "s
                  "small_frames"]
 STUDENT_COLUMNS = ["student_id", "name", "name_confidence", "ocr_name", "on_roster",
                    "seconds_visible", "seconds_camera_off", "first_seen", "last_seen",
-                   "tracks_merged", "tracks"]
+                   "tracks_merged", "tracks", "camera_off_intervals"]
 STUDENT_EMBEDDINGS_FILE = "student_embeddings.npy"
 
 
@@ -97,11 +97,16 @@ def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
         yield batch
 
 
-def _observation_row(frame: Frame, track_id: int, face: Face, probs=None, classes=()) -> list:
+def _observation_row(frame: Frame, track_id: int, face: Face, probs=None, classes=(),
+                     ear: float | None = None) -> list:
+    from lecturelens.signals import head_pose
+
+    yaw, pitch = head_pose(face.landmarks)
     row = ([f"{frame.t:.3f}", frame.index, track_id, ""]
            + [f"{v:.1f}" for v in face.box]
            + [f"{v:.1f}" for v in face.landmarks.reshape(-1)]
-           + [f"{face.prob:.4f}", face.quality])
+           + [f"{face.prob:.4f}", face.quality, f"{yaw:.1f}", f"{pitch:.1f}",
+              "" if ear is None else f"{ear:.3f}"])
     if probs is not None:
         row += [classes[int(np.argmax(probs))]] + [f"{p:.4f}" for p in probs]
     return row
@@ -213,6 +218,9 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
                 identity = create_identity_model(config.identity_model,
                                                  weights=config.identity_weights or None,
                                                  threads=config.threads)
+            from lecturelens.signals import create_eye_model
+
+            eyes = create_eye_model(config.eye_model)
             reader = None
             if config.ocr_lang.lower() != "none":
                 from lecturelens.names import NameReader
@@ -226,14 +234,34 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         if reader is not None:
             record["models"].append({"name": "tesseract", "task": "name-ocr",
                                      "version": reader.version, "lang": reader.lang})
+        if eyes is not None:
+            record["models"].append({"name": eyes.name, "task": "face-landmarks",
+                                     "files": eyes.weights})
         if emotion is not None:
             record["models"].append({"name": emotion.name, "task": "emotion",
                                      "classes": list(emotion.classes),
                                      "feature_dim": emotion.feature_dim,
                                      "files": emotion.weights})
         summary = _detect_and_track(info, dest, config, detector, emotion, identity, reader,
-                                    roster, timings, progress)
+                                    eyes, roster, timings, progress)
         record.update(summary)
+        if config.exclude.strip():
+            from lecturelens.report import remove_students
+
+            with timings.stage("write"):
+                removed = remove_students(dest, config.exclude_names())
+            # The opt-out list itself names people: run.json keeps only how many.
+            record["excluded_students"] = len(removed)
+            record["students"] -= len(removed)
+            record["students_named"] = max(0, record["students_named"] - len(removed))
+        with timings.stage("report"):
+            # run.json must exist for the report stage; it is rewritten below.
+            write_json(dest / "run.json", _redacted(record, config))
+            from lecturelens.report import build_reports
+
+            record["reports"] = build_reports(dest, config.report_settings(), video=video,
+                                              detector=detector, progress=progress)
+        record["outputs"] = record["outputs"] + record["reports"].pop("report_outputs")
         record["status"] = "ok"
     except BaseException as exc:
         record["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
@@ -248,12 +276,24 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
                                    if record["wall_seconds"] > 0}
         record["x_real_time"] = (round(info.duration / record["wall_seconds"], 2)
                                  if record["wall_seconds"] > 0 else None)
-        write_json(dest / "run.json", record)
-    return record
+        write_json(dest / "run.json", _redacted(record, config))
+    return _redacted(record, config)
+
+
+def _redacted(record: dict, config: AnalyzeConfig) -> dict:
+    """The run record without the names of students who opted out."""
+    if not config.exclude.strip():
+        return record
+    out = dict(record)
+    out["config"] = {**record["config"], "exclude": f"({len(config.exclude_names())} names)"}
+    names = set(config.exclude_names())
+    out["command"] = ["(excluded name)" if a in names or any(n in a for n in names) else a
+                      for a in record.get("command", [])]
+    return out
 
 
 def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
-                      detector: FaceDetector, emotion, identity, reader, roster,
+                      detector: FaceDetector, emotion, identity, reader, eyes, roster,
                       timings: Timings, progress: bool) -> dict:
     import csv
 
@@ -314,11 +354,15 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                     if embedder is not None:
                         with timings.stage("identity"):
                             embedder.update(frame.rgb, faces, ids)
+                    ears = [None] * len(faces)
+                    if eyes is not None:
+                        with timings.stage("eyes"):
+                            ears = eyes.ear(frame.rgb, faces)
                     with timings.stage("write"):
                         for k, (tid, face) in enumerate(zip(ids, faces)):
                             obs.writerow(_observation_row(
                                 frame, tid, face, None if fprobs is None else fprobs[k],
-                                classes))
+                                classes, ears[k]))
                     n_faces += len(faces)
                     last_t = frame.t
                 n_frames += len(batch)
@@ -407,6 +451,7 @@ def write_students(dest: Path, students, dim: int) -> None:
     Students never seen with the camera on have a row of NaN embeddings.
     """
     from lecturelens.atomic import atomic_open
+    from lecturelens.windows import format_intervals
 
     with atomic_csv(dest / "students.csv", STUDENT_COLUMNS) as w:
         for s in students:
@@ -414,7 +459,8 @@ def write_students(dest: Path, students, dim: int) -> None:
                         s.on_roster, f"{s.seconds_visible:.1f}", f"{s.seconds_camera_off:.1f}",
                         "" if s.first_seen is None else f"{s.first_seen:.3f}",
                         "" if s.last_seen is None else f"{s.last_seen:.3f}",
-                        len(s.tracks), " ".join(map(str, s.tracks))])
+                        len(s.tracks), " ".join(map(str, s.tracks)),
+                        format_intervals(s.camera_off)])
     emb = np.full((len(students), dim), np.nan, np.float32)
     for i, s in enumerate(students):
         if s.embedding is not None and dim:

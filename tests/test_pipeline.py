@@ -9,6 +9,7 @@ from lecturelens.config import AnalyzeConfig
 from lecturelens.errors import InputError
 from lecturelens.evaluate import evaluate_detection, evaluate_people
 from lecturelens.people import name_similarity
+from lecturelens.report import STUDENT_REPORT_COLUMNS
 from lecturelens.pipeline import (OBSERVATION_COLUMNS, STUDENT_COLUMNS, STUDENT_EMBEDDINGS_FILE,
                                   TRACK_COLUMNS, analyze)
 
@@ -26,7 +27,8 @@ def test_astronaut_gallery_end_to_end(tmp_path, astronaut_gallery):
     assert run == json.loads(json.dumps(record, default=str))
     assert run["models"][0]["name"] == "mtcnn" and len(run["models"][0]["files"]) == 3
     models = {m["task"]: m for m in run["models"]}
-    assert list(models) == ["face-detection", "face-identity", "name-ocr", "emotion"]
+    assert list(models) == ["face-detection", "face-identity", "name-ocr", "face-landmarks",
+                            "emotion"]
     assert models["face-identity"]["name"] == "dlib-resnet"
     assert models["face-identity"]["embedding_dim"] == 128
     assert {"probe", "load_models", "decode", "detect", "track", "write"} <= set(run["timings"])
@@ -51,7 +53,7 @@ def test_astronaut_gallery_end_to_end(tmp_path, astronaut_gallery):
 
     # who is who: four people (one face, mirrored or not, but four names side by side)
     students = _rows(dest / "students.csv")
-    assert list(students[0]) == STUDENT_COLUMNS
+    assert list(students[0]) == STUDENT_COLUMNS + STUDENT_REPORT_COLUMNS
     assert [s["student_id"] for s in students] == ["S01", "S02", "S03", "S04"]
     assert record["students"] == record["students_named"] == 4
     truth = load_truth(astronaut_gallery)
@@ -62,8 +64,11 @@ def test_astronaut_gallery_end_to_end(tmp_path, astronaut_gallery):
     assert {t["student_id"] for t in tracks} == {s["student_id"] for s in students}
     emb = np.load(dest / STUDENT_EMBEDDINGS_FILE)
     assert emb.shape == (4, 128) and np.isfinite(emb).all()
-    assert run["outputs"] == ["observations.csv", "emotion_features.npy", "tracks.csv",
-                              "students.csv", STUDENT_EMBEDDINGS_FILE, "run.json"]
+    assert run["outputs"][:6] == ["observations.csv", "emotion_features.npy", "tracks.csv",
+                                  "students.csv", STUDENT_EMBEDDINGS_FILE, "run.json"]
+    assert {"windows.csv", "group.csv", "timeline.png", "report.html"} <= set(run["outputs"])
+    # head pose and eyes of every face
+    assert all(abs(float(r["yaw"])) < 30 and float(r["ear"]) > 0.15 for r in obs)
 
     ev = evaluate_detection(dest, load_truth(astronaut_gallery))
     assert ev["recall"] == 1.0 and ev["false_positives"] == 0
@@ -174,7 +179,7 @@ def test_hard_case_gallery_who_is_who(tmp_path, shared_videos):
     assert ev["exact_names"] >= 0.95, detail
 
     students = _rows(dest / "students.csv")
-    assert list(students[0]) == STUDENT_COLUMNS
+    assert list(students[0]) == STUDENT_COLUMNS + STUDENT_REPORT_COLUMNS
     assert [s["student_id"] for s in students] == [f"S{i:02d}" for i in range(1, 13)]
     assert record["students"] == 12
     obs = _rows(dest / "observations.csv")

@@ -40,6 +40,32 @@ def _config_option(name: str, type_, flag: str | None = None):
                         help=f"{field_help(name)} [default: {default}]")
 
 
+def _report_options(f):
+    """Options of the windows/report stage, shared by ``analyze`` and ``report``."""
+    for opt in reversed([
+        _config_option("window", click.FloatRange(5.0, 10.0)),
+        _config_option("window_overlap", click.FloatRange(0.0, 0.9)),
+        _config_option("window_min_share", click.FloatRange(0.0, 1.0)),
+        _config_option("engagement_model", click.Path(dir_okay=False)),
+        _config_option("group_affect_model", click.Path(dir_okay=False)),
+        _config_option("gifs", click.Choice(["none", "strong", "all"])),
+        _config_option("gif_seconds", click.FloatRange(1.0, 10.0)),
+        _config_option("gif_width", click.IntRange(48, 640)),
+        _config_option("gif_fps", click.FloatRange(1.0, 25.0)),
+        _config_option("gif_max_per_student", click.IntRange(0, 20)),
+        _config_option("gif_min_strength", click.FloatRange(0.0, 1.0)),
+        click.option("--exclude", "exclude", multiple=True, metavar="NAMES",
+                     help=f"{field_help('exclude')} Repeat or separate with commas."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _join_exclude(options: dict) -> None:
+    names = options.pop("exclude", ()) or ()
+    options["exclude"] = ",".join(names) if names else None
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="lecturelens")
 def cli():
@@ -71,12 +97,15 @@ def cli():
 @_config_option("ocr_interval", click.FloatRange(1.0, 3600.0))
 @_config_option("ocr_min_reads", click.IntRange(1, 100))
 @_config_option("roster", click.Path(dir_okay=False))
+@_config_option("eye_model", str)
+@_report_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def analyze(video, outdir, config_file, quiet, **options):
     """Analyse one recording VIDEO and write reports into OUTDIR/<video name>/."""
     from lecturelens.config import load_config
     from lecturelens.pipeline import analyze as run_analyze, report_dir
 
+    _join_exclude(options)
     config = load_config(config_file, **options)
     record = run_analyze(video, outdir, config=config, progress=not quiet)
     if not quiet:
@@ -85,6 +114,81 @@ def analyze(video, outdir, config_file, quiet, **options):
                    f"{record['students']} students ({record['students_named']} named), "
                    f"{record['wall_seconds']:.1f} s ({record['x_real_time']}x real time)")
         click.echo(f"reports: {report_dir(video, outdir)}")
+
+
+@cli.command()
+@click.argument("report_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--video", type=click.Path(exists=True, dir_okay=False),
+              help="The recording, for GIFs (default: the path in run.json).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML config file with an [analyze] table.")
+@_report_options
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def report(report_dir, video, config_file, quiet, **options):
+    """Rebuild windows, group affect, plots, GIFs and report.html of REPORT_DIR (an
+    OUTDIR/<video> folder) from its observations, without running the face models again.
+    With --exclude, first removes those students from every file."""
+    from lecturelens.config import load_config
+    from lecturelens.report import rebuild
+
+    _join_exclude(options)
+    config = load_config(config_file, **options)
+    summary = rebuild(report_dir, config, video=video, progress=not quiet)
+    if not quiet:
+        click.echo(f"{report_dir}: {summary['windows']} windows, {summary['gifs']} GIFs"
+                   + (f", {summary['excluded_students']} students removed"
+                      if summary.get("excluded_students") else ""))
+
+
+@cli.command("export-features")
+@click.argument("report_dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="CSV to write (keys, then f0, f1, ...).")
+@click.option("--group", is_flag=True, help="Group descriptors (for train-group-affect) "
+              "instead of the students' window descriptors (for train-engagement).")
+def export_features(report_dirs, output, group):
+    """Write the window descriptors of analysed recordings as one CSV to label and train
+    the seed papers' classifiers on."""
+    from lecturelens.engagement import export_features as run_export
+
+    n = run_export(report_dirs, output, group=group)
+    click.echo(f"{output}: {n} rows")
+
+
+@cli.command("train-engagement")
+@click.argument("features", type=click.Path(dir_okay=False))
+@click.argument("labels", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", default="engagement_model.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Model JSON (a .md card goes beside it).")
+@click.option("--alpha", default=1.0, show_default=True, type=click.FloatRange(0.0, min_open=True),
+              help="Ridge regularisation.")
+def train_engagement(features, labels, output, alpha):
+    """Fit the seed paper's engagement regressor (ridge on the std descriptor) on labelled
+    windows. LABELS has columns video, student_id, start, engagement (0..1 or level 0-3)."""
+    from lecturelens.engagement import train_engagement as fit
+
+    s = fit(features, labels, output, alpha=alpha)
+    click.echo(f"{output}: {s['rows']} windows; cross-validated MAE "
+               f"{s.get('cv_mae', float('nan')):.3f}, level accuracy "
+               f"{s.get('cv_level_accuracy', float('nan')):.3f}")
+
+
+@cli.command("train-group-affect")
+@click.argument("features", type=click.Path(dir_okay=False))
+@click.argument("labels", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", default="group_affect_model.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Model JSON (a .md card goes beside it).")
+@click.option("--c", "c", default=1.0, show_default=True, type=click.FloatRange(0.0, min_open=True),
+              help="SVC regularisation.")
+def train_group_affect(features, labels, output, c):
+    """Fit the seed paper's group-affect classifier (linear SVC on the mean and std of the
+    visible faces' features). LABELS has columns video, start, group_affect."""
+    from lecturelens.engagement import train_group_affect as fit
+
+    s = fit(features, labels, output, c=c)
+    click.echo(f"{output}: {s['rows']} windows, classes {', '.join(s['classes'])}; "
+               f"cross-validated accuracy {s.get('cv_accuracy', float('nan')):.3f}")
 
 
 @cli.command()

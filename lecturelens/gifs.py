@@ -1,0 +1,280 @@
+"""GIF clips of each student's strongest emotion moments (MoviePy), cropped to their tile.
+
+A clip shows one student's tile only: the crop grows from the face box until it meets the
+tile's edge (a flat, static line: the gap between meeting tiles or the tile's own border),
+half-way to any other face, or a margin of the face size; whichever comes first. A caption
+band under the picture gives the name, the emotion and the lecture time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+GIF_MODES = ("none", "strong", "all")
+
+
+@dataclass
+class GifSettings:
+    """Which moments become GIFs and how big they may be."""
+
+    mode: str = "strong"  # none | strong | all
+    seconds: float = 3.0  # longest clip
+    width: int = 160  # pixels (height follows the crop)
+    fps: float = 6.0
+    max_per_student: int = 3
+    min_strength: float = 0.15  # "strong": dominant emotion this far above neutral/usual
+
+
+@dataclass
+class Moment:
+    """One strong-emotion moment of one student."""
+
+    student_id: str
+    name: str
+    emotion: str
+    strength: float
+    peak_t: float
+    window_start: float
+    window_end: float
+
+
+def select_moments(rows: Sequence[dict], settings: GifSettings) -> list[Moment]:
+    """Per student, the strongest window of each non-neutral emotion.
+
+    ``strong`` keeps those at least ``min_strength`` strong, ``all`` keeps every emotion's
+    best; both keep at most ``max_per_student``, strongest first.
+    """
+    if settings.mode == "none":
+        return []
+    best: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        if r.get("state") != "ok" or "strength" not in r or r.get("emotion") == "neutral":
+            continue
+        if settings.mode == "strong" and r["strength"] < settings.min_strength:
+            continue
+        key = (r["student_id"], r["emotion"])
+        if key not in best or r["strength"] > best[key]["strength"]:
+            best[key] = r
+    per: dict[str, list[Moment]] = {}
+    for (sid, emo), r in best.items():
+        per.setdefault(sid, []).append(Moment(sid, r["name"], emo, float(r["strength"]),
+                                              float(r["peak_t"]), r["start"], r["end"]))
+    out = []
+    for sid in sorted(per):
+        out += sorted(per[sid], key=lambda m: -m.strength)[:settings.max_per_student]
+    return out
+
+
+def _flat(lines: np.ndarray, flat_std: float) -> bool:
+    """``lines``: T x L gray values of one row/column segment in T frames. Flat and static:
+    the gap between tiles or a tile's plain border, not video."""
+    if lines.size == 0:
+        return True
+    if (lines.std(axis=1) > flat_std).any():
+        return False
+    means = lines.mean(axis=1)
+    return float(means.max() - means.min()) <= 2.0
+
+
+def tile_crop(frames: Sequence[np.ndarray], box, others: Sequence = (), margin: float = 0.6,
+              flat_std: float = 2.0) -> tuple[int, int, int, int]:
+    """The crop ``(x1, y1, x2, y2)`` around a face that stays inside its tile.
+
+    Args:
+        frames: a few RGB frames of the clip (the tile's edges are static across them).
+        box: the face box (union over the clip), frame coordinates.
+        others: boxes of the other faces seen during the clip.
+        margin: largest growth on each side, in face widths/heights.
+        flat_std: a row/column segment whose grey levels vary less than this (in every
+            frame) and stay put across frames is a tile edge.
+    """
+    import cv2
+
+    gray = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]).astype(np.float32)
+    h, w = gray.shape[1:]
+    bx1, by1, bx2, by2 = (float(v) for v in box)
+    bx1, by1 = max(0, int(np.floor(bx1))), max(0, int(np.floor(by1)))
+    bx2, by2 = min(w, int(np.ceil(bx2))), min(h, int(np.ceil(by2)))
+    fw, fh = bx2 - bx1, by2 - by1
+    left, right = max(0, int(bx1 - margin * fw)), min(w, int(bx2 + margin * fw))
+    top, bottom = max(0, int(by1 - margin * fh)), min(h, int(by2 + margin * fh))
+    for o in others:
+        ox1, oy1, ox2, oy2 = (float(v) for v in o)
+        if ox1 < bx2 and ox2 > bx1 and oy1 < by2 and oy2 > by1:
+            continue  # the same face (or a duplicate box)
+        if oy1 < bottom and oy2 > top:
+            if ox2 <= bx1:
+                left = max(left, int(np.ceil((ox2 + bx1) / 2)))
+            elif ox1 >= bx2:
+                right = min(right, int((bx2 + ox1) / 2))
+        if ox1 < right and ox2 > left:
+            if oy2 <= by1:
+                top = max(top, int(np.ceil((oy2 + by1) / 2)))
+            elif oy1 >= by2:
+                bottom = min(bottom, int((by2 + oy1) / 2))
+    for x in range(bx1 - 1, left - 1, -1):
+        if _flat(gray[:, by1:by2, x], flat_std):
+            left = x + 1
+            break
+    for x in range(bx2, right):
+        if _flat(gray[:, by1:by2, x], flat_std):
+            right = x
+            break
+    for y in range(by1 - 1, top - 1, -1):
+        if _flat(gray[:, y, bx1:bx2], flat_std):
+            top = y + 1
+            break
+    for y in range(by2, bottom):
+        if _flat(gray[:, y, bx1:bx2], flat_std):
+            bottom = y
+            break
+    return (min(left, bx1), min(top, by1), max(right, bx2), max(bottom, by2))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:40] or "student"
+
+
+def _mmss(t: float) -> str:
+    t = int(round(t))
+    return f"{t // 3600}:{t // 60 % 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60}:{t % 60:02d}"
+
+
+def caption_band(width: int, lines: Sequence[str]) -> np.ndarray:
+    """A dark band with white caption lines, ``width`` pixels wide (RGB)."""
+    from PIL import Image, ImageDraw
+
+    from lecturelens.compose import label_font
+
+    size = max(9, width // 14)
+    font = label_font(size)
+    band = Image.new("RGB", (width, (size + 3) * len(lines) + 4), (20, 20, 24))
+    draw = ImageDraw.Draw(band)
+    for i, text in enumerate(lines):
+        # Shorten to fit: a long name must not run off the band.
+        while len(text) > 3 and draw.textlength(text, font=font) > width - 6:
+            text = text.rstrip("…")[:-1] + "…"
+        draw.text((3, 2 + i * (size + 3)), text, fill=(255, 255, 255), font=font)
+    return np.asarray(band)
+
+
+def _clip_span(m: Moment, obs, fps: float, seconds: float) -> tuple[float, float, int] | None:
+    """Clip bounds around the peak, within the student's track there (no layout change)."""
+    sel = np.flatnonzero(obs.student_id == m.student_id)
+    if not len(sel):
+        return None
+    at = sel[int(np.argmin(np.abs(obs.t[sel] - m.peak_t)))]
+    track = obs.track_id[at]
+    ts = np.sort(obs.t[sel[obs.track_id[sel] == track]])
+    # The track's run of samples around the peak, without gaps longer than two samples.
+    k = int(np.searchsorted(ts, obs.t[at]))
+    lo = hi = min(k, len(ts) - 1)
+    while lo > 0 and ts[lo] - ts[lo - 1] <= 2.0 / fps:
+        lo -= 1
+    while hi < len(ts) - 1 and ts[hi + 1] - ts[hi] <= 2.0 / fps:
+        hi += 1
+    first, last = ts[lo] - 0.5 / fps, ts[hi] + 0.5 / fps
+    a = max(first, m.peak_t - seconds / 2, 0.0)
+    b = min(last, a + seconds)
+    a = max(first, min(a, b - seconds), 0.0)
+    if b - a < min(1.0, seconds):
+        return None
+    return a, b, int(track)
+
+
+def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Moment],
+               fps_sampled: float, settings: GifSettings, detector=None,
+               progress: bool = False) -> list[dict]:
+    """Write one GIF per moment into ``dest/gifs/<student>/``.
+
+    Args:
+        video: the recording.
+        dest: the report folder.
+        obs: the lecture's :class:`~lecturelens.windows.Observations`.
+        moments: from :func:`select_moments`.
+        fps_sampled: the analysis sampling rate (for the track spans).
+        settings: size and duration limits.
+        detector: a :class:`~lecturelens.detect.FaceDetector`; when given, faces around the
+            crop are detected again so that no face missing from the observations (e.g. a
+            student who opted out) can appear in a clip.
+        progress: a progress bar on stderr.
+
+    Returns:
+        One dict per GIF written (student, emotion, time, path relative to ``dest``, crop).
+    """
+    import sys
+
+    from moviepy import VideoFileClip
+    from tqdm import tqdm
+
+    dest = Path(dest)
+    out = []
+    if not moments:
+        return out
+    clip = VideoFileClip(str(video), audio=False)
+    try:
+        for m in tqdm(moments, desc="gifs", unit="gif", disable=not progress, file=sys.stderr,
+                      leave=False):
+            span = _clip_span(m, obs, fps_sampled, settings.seconds)
+            if span is None:
+                continue
+            a, b, track = span
+            inside = (obs.t >= a - 0.5 / fps_sampled) & (obs.t <= b + 0.5 / fps_sampled)
+            mine = inside & (obs.track_id == track)
+            boxes = obs.box[mine]
+            box = (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())
+            others = list(obs.box[inside & (obs.track_id != track)])
+            times = [a + 0.05, (a + b) / 2, b - 0.05]
+            frames = [clip.get_frame(min(t, clip.duration - 1e-3)) for t in times]
+            if detector is not None:
+                others += _faces_near(detector, frames[1], box)
+            x1, y1, x2, y2 = tile_crop(frames, box, others)
+            width = min(settings.width, x2 - x1) if x2 - x1 >= 32 else settings.width
+            height = max(2, int(round((y2 - y1) * width / (x2 - x1))))
+            band = caption_band(width, [m.name, f"{m.emotion} · {_mmss(m.peak_t)}"])
+
+            def frame_fn(img, x1=x1, y1=y1, x2=x2, y2=y2, width=width, height=height,
+                         band=band):
+                import cv2
+
+                tile = cv2.resize(np.ascontiguousarray(img[y1:y2, x1:x2]), (width, height),
+                                  interpolation=cv2.INTER_AREA)
+                return np.concatenate([tile, band], axis=0)
+
+            folder = dest / "gifs" / f"{m.student_id}_{_slug(m.name)}"
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"{m.emotion}_{int(m.peak_t) // 60:02d}m{int(m.peak_t) % 60:02d}s.gif"
+            path = folder / name
+            tmp = folder / f".{name}.tmp.gif"
+            try:
+                clip.subclipped(a, b).image_transform(frame_fn).write_gif(
+                    str(tmp), fps=settings.fps, logger=None)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            out.append({"student_id": m.student_id, "name": m.name, "emotion": m.emotion,
+                        "strength": round(m.strength, 3), "t": round(m.peak_t, 1),
+                        "start": round(a, 2), "end": round(b, 2),
+                        "path": str(path.relative_to(dest)),
+                        "crop": [int(x1), int(y1), int(x2), int(y2)]})
+    finally:
+        clip.close()
+    return out
+
+
+def _faces_near(detector, frame: np.ndarray, box) -> list:
+    """Boxes of faces detected in the neighbourhood of ``box`` (frame coordinates)."""
+    h, w = frame.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    fw, fh = x2 - x1, y2 - y1
+    ax1, ay1 = max(0, int(x1 - 2 * fw)), max(0, int(y1 - 2 * fh))
+    ax2, ay2 = min(w, int(x2 + 2 * fw)), min(h, int(y2 + 2 * fh))
+    region = np.ascontiguousarray(frame[ay1:ay2, ax1:ax2])
+    faces = detector.detect([region])[0]
+    return [f.box + np.array([ax1, ay1, ax1, ay1]) for f in faces]

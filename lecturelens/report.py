@@ -1,0 +1,643 @@
+"""Stage 8, report: what a teacher opens. ``windows.csv``, ``group.csv``, the students'
+summary columns, ``timeline.png``, one PNG per student, GIFs and a self-contained
+``report.html``; plus the opt-out that removes a student from every output.
+
+Everything here reads the files ``analyze`` wrote, so ``lecturelens report DIR`` rebuilds
+the reports (e.g. with other window settings, a trained engagement model or a late opt-out)
+without running the face models again.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from lecturelens.atomic import atomic_csv, atomic_open, write_json
+from lecturelens.errors import InputError
+from lecturelens.gifs import GifSettings, select_moments, write_gifs
+from lecturelens.windows import (ENGAGEMENT_WEIGHTS, LEVEL_NAMES, LEVELS, WindowSettings,
+                                 compute_windows, read_observations, read_students, run_info)
+
+WINDOW_SIGNALS = ("present", "frontal", "eyes_open", "expressivity", "steadiness")
+STUDENT_REPORT_COLUMNS = ["dominant_emotion", "mean_engagement", "engagement_level",
+                          "share_level_0", "share_level_1", "share_level_2", "share_level_3",
+                          "camera_off_share", "windows_ok", "windows_insufficient",
+                          "windows_camera_off", "windows_absent"]
+CAUTION = ("Facial expression is not a measure of learning. These figures describe what the "
+           "camera saw (faces, head pose, eyes, expressions) and are estimates by models with "
+           "known errors and biases. Use them to notice moments worth a second look, never to "
+           "grade, rank or discipline a student.")
+STATE_COLOURS = {"camera_off": "#9ab7d3", "absent": "#e6e6e6", "insufficient": "#f3e2a9"}
+AFFECT_COLOURS = {"positive": "#b9e3b0", "neutral": "#eeeeee", "negative": "#f4b6b0"}
+
+
+@dataclass
+class ReportSettings:
+    """Everything :func:`build_reports` needs besides the report folder."""
+
+    windows: WindowSettings = field(default_factory=WindowSettings)
+    gifs: GifSettings = field(default_factory=GifSettings)
+    engagement_model: str = ""
+    group_affect_model: str = ""
+    plots: bool = True
+
+
+def _fmt(v, digits=3) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def _mmss(t: float) -> str:
+    t = int(round(t))
+    return f"{t // 3600}:{t // 60 % 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60}:{t % 60:02d}"
+
+
+# --- opt-out ------------------------------------------------------------------------------
+
+def match_excluded(students: Sequence[dict], names: Sequence[str]) -> list[str]:
+    """Student ids whose name (as read or snapped to the roster) or id matches ``names``."""
+    from lecturelens.people import SAME_NAME, name_similarity
+
+    ids = []
+    for s in students:
+        for n in names:
+            n = n.strip()
+            if not n:
+                continue
+            if n == s["student_id"] or any(
+                    s.get(k) and name_similarity(s[k], n) >= SAME_NAME
+                    for k in ("name", "ocr_name")):
+                ids.append(s["student_id"])
+                break
+    return ids
+
+
+def remove_students(dest: str | Path, names: Sequence[str]) -> list[str]:
+    """Remove the students matching ``names`` from every file of a report.
+
+    Rewrites (atomically) ``observations.csv`` with ``emotion_features.npy``, ``tracks.csv``,
+    ``students.csv`` with ``student_embeddings.npy`` and ``roster.csv``, and deletes their GIF
+    folders; the derived reports must be rebuilt afterwards (:func:`build_reports`).
+
+    Returns:
+        The removed student ids.
+    """
+    dest = Path(dest)
+    with open(dest / "students.csv", newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        cols, students = reader.fieldnames or [], list(reader)
+    ids = set(match_excluded(students, names))
+    if not ids:
+        return []
+    keep_students = [i for i, s in enumerate(students) if s["student_id"] not in ids]
+    with atomic_csv(dest / "students.csv", cols) as w:
+        for i in keep_students:
+            w.writerow([students[i][c] for c in cols])
+    emb_path = dest / "student_embeddings.npy"
+    if emb_path.is_file():
+        emb = np.load(emb_path)
+        with atomic_open(emb_path, "wb") as fh:
+            np.save(fh, emb[keep_students])
+    excluded_tracks = {t for s in students if s["student_id"] in ids
+                       for t in s.get("tracks", "").split()}
+    _filter_csv(dest / "tracks.csv", lambda r: r["student_id"] not in ids)
+    keep_obs = _filter_csv(dest / "observations.csv",
+                           lambda r: r["student_id"] not in ids
+                           and r["track_id"] not in excluded_tracks)
+    feat = dest / "emotion_features.npy"
+    if feat.is_file() and keep_obs is not None:
+        x = np.load(feat, mmap_mode="r")
+        kept = np.asarray(x[np.asarray(keep_obs, dtype=np.int64)])
+        del x
+        with atomic_open(feat, "wb") as fh:
+            np.save(fh, kept)
+    removed_names = {s["name"] for s in students if s["student_id"] in ids}
+    _filter_csv(dest / "roster.csv", lambda r: r["student_id"] not in ids
+                and r["name"] not in removed_names)
+    for folder in (dest / "gifs").glob("*"):
+        if folder.is_dir() and folder.name.split("_", 1)[0] in ids:
+            shutil.rmtree(folder)
+    return sorted(ids)
+
+
+def _filter_csv(path: Path, keep) -> list[int] | None:
+    """Rewrite a CSV keeping the rows for which ``keep(row)``; the kept row indices."""
+    if not path.is_file():
+        return None
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        kept, rows = [], []
+        for i, r in enumerate(reader):
+            if keep(r):
+                kept.append(i)
+                rows.append(r)
+    with atomic_csv(path, cols) as w:
+        for r in rows:
+            w.writerow([r[c] for c in cols])
+    return kept
+
+
+# --- tables -------------------------------------------------------------------------------
+
+def window_columns(classes: Sequence[str]) -> list[str]:
+    """Columns of windows.csv."""
+    return (["student_id", "name", "start", "end", "state", "faces", "usable_faces",
+             "expected_faces", "camera_off_seconds", "emotion", "strength", "valence"]
+            + [f"p_{c}" for c in classes]
+            + ["engagement", "level", "level_name"] + list(WINDOW_SIGNALS)
+            + ["yaw", "pitch", "ear", "motion"])
+
+
+GROUP_COLUMNS = ["start", "end", "group_affect", "score_positive", "score_neutral",
+                 "score_negative", "mean_valence", "valence_spread", "students_visible",
+                 "students_camera_off", "students_absent", "students_insufficient",
+                 "mean_engagement"]
+
+
+def _write_tables(dest: Path, res) -> None:
+    with atomic_csv(dest / "windows.csv", window_columns(res.classes)) as w:
+        for r in res.rows:
+            sig = r["signals"]
+            probs = r.get("probs")
+            lvl = r.get("level")
+            w.writerow([r["student_id"], r["name"], f"{r['start']:.1f}", f"{r['end']:.1f}",
+                        r["state"], r["faces"], r["usable_faces"], r["expected_faces"],
+                        r["camera_off_seconds"], r.get("emotion", ""),
+                        _fmt(r.get("strength")), _fmt(r.get("valence"))]
+                       + ([f"{p:.4f}" for p in probs] if probs is not None
+                          else [""] * len(res.classes))
+                       + [_fmt(r.get("engagement")), "" if lvl is None else LEVELS[lvl],
+                          "" if lvl is None else LEVEL_NAMES[lvl]]
+                       + [_fmt(sig.get(k)) for k in WINDOW_SIGNALS]
+                       + [_fmt(r.get("yaw"), 1), _fmt(r.get("pitch"), 1), _fmt(r.get("ear")),
+                          _fmt(r.get("motion"))])
+    with atomic_csv(dest / "group.csv", GROUP_COLUMNS) as w:
+        for g in res.group_rows:
+            sc = g.get("scores", {})
+            w.writerow([f"{g['start']:.1f}", f"{g['end']:.1f}", g["group_affect"]]
+                       + [_fmt(sc.get(k)) for k in ("positive", "neutral", "negative")]
+                       + [_fmt(g.get("mean_valence")), _fmt(g.get("valence_spread")),
+                          g["students_visible"], g["students_camera_off"],
+                          g["students_absent"], g["students_insufficient"],
+                          _fmt(g.get("mean_engagement"))])
+    for name, arr in (("window_features.npy", res.descriptors),
+                      ("group_features.npy", res.group_descriptors)):
+        with atomic_open(dest / name, "wb") as fh:
+            np.save(fh, arr.astype(np.float16))
+
+
+def student_summaries(res, duration: float) -> dict[str, dict]:
+    """Per student: dominant emotion, mean engagement, share of ok windows per level."""
+    out: dict[str, dict] = {}
+    for r in res.rows:
+        s = out.setdefault(r["student_id"], {"name": r["name"], "probs": [], "eng": [],
+                                             "levels": [0, 0, 0, 0], "states": {}})
+        s["states"][r["state"]] = s["states"].get(r["state"], 0) + 1
+        if r["state"] == "ok":
+            if r.get("probs") is not None:
+                s["probs"].append(r["probs"])
+            if r.get("engagement") == r.get("engagement"):
+                s["eng"].append(r["engagement"])
+                s["levels"][r["level"]] += 1
+    for s in out.values():
+        mp = np.mean(s["probs"], axis=0) if s["probs"] else None
+        s["dominant_emotion"] = res.classes[int(np.argmax(mp))] if mp is not None else ""
+        s["mean_probs"] = mp
+        s["mean_engagement"] = float(np.mean(s["eng"])) if s["eng"] else float("nan")
+        n = sum(s["levels"])
+        s["level_shares"] = [c / n if n else float("nan") for c in s["levels"]]
+    return out
+
+
+def _update_students_csv(dest: Path, summaries: dict, duration: float) -> list[dict]:
+    from lecturelens.pipeline import STUDENT_COLUMNS
+
+    with open(dest / "students.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    cols = STUDENT_COLUMNS + STUDENT_REPORT_COLUMNS
+    with atomic_csv(dest / "students.csv", cols) as w:
+        for r in rows:
+            s = summaries.get(r["student_id"])
+            if s is not None:
+                lvl = s["mean_engagement"]
+                r.update({"dominant_emotion": s["dominant_emotion"],
+                          "mean_engagement": _fmt(lvl),
+                          "engagement_level": "" if lvl != lvl
+                          else LEVEL_NAMES[int(np.argmin([abs(lvl - x) for x in LEVELS]))]})
+                for k in range(4):
+                    r[f"share_level_{k}"] = _fmt(s["level_shares"][k])
+                for st in ("ok", "insufficient", "camera_off", "absent"):
+                    r[f"windows_{st}"] = s["states"].get(st, 0)
+            off = float(r.get("seconds_camera_off") or 0)
+            r["camera_off_share"] = _fmt(off / duration if duration > 0 else float("nan"))
+            w.writerow([r.get(c, "") for c in cols])
+    return rows
+
+
+# --- plots --------------------------------------------------------------------------------
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def key_moments(group_rows: Sequence[dict], n: int = 3) -> dict[str, list[dict]]:
+    """The most engaging and the most difficult windows.
+
+    Difficult means low engagement and, second, negative valence. Only windows where at
+    least half of the usual number of students are visible count; engaging ones must be
+    above the lecture's median, difficult ones below it, and picks are at least two windows
+    apart. Short lectures get fewer marks (one per five windows, at most ``n``).
+    """
+    usable = [g for g in group_rows if g.get("mean_engagement") == g.get("mean_engagement")
+              and "mean_valence" in g]
+    if len(usable) < 3:
+        return {"engaging": [], "difficult": []}
+    typical = np.median([g["students_visible"] for g in usable])
+    usable = [g for g in usable if g["students_visible"] >= 0.5 * typical]
+    n = max(1, min(n, len(usable) // 5))
+
+    def score(g):
+        return g["mean_engagement"] + 0.5 * g["mean_valence"]
+
+    median = float(np.median([score(g) for g in usable]))
+
+    def pick(candidates, key):
+        chosen = []
+        for g in sorted(candidates, key=key):
+            width = g["end"] - g["start"]
+            if all(abs(g["start"] - c["start"]) >= 2 * width for c in chosen):
+                chosen.append(g)
+            if len(chosen) == n:
+                break
+        return chosen
+
+    return {"engaging": pick([g for g in usable if score(g) > median], lambda g: -score(g)),
+            "difficult": pick([g for g in usable if score(g) < median], score)}
+
+
+def _time_axis(ax) -> None:
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=12, steps=[1, 2, 3, 5, 6, 10]))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _mmss(x * 60)))
+    ax.set_xlabel("lecture time (min:s)")
+
+
+def plot_timeline(res, path: Path, title: str) -> dict[str, list[dict]]:
+    """``timeline.png``: group affect, engagement and attendance over the lecture."""
+    plt = _plt()
+    g = res.group_rows
+    mid = np.array([(x["start"] + x["end"]) / 2 for x in g]) / 60.0
+    val = np.array([x.get("mean_valence", np.nan) for x in g])
+    spread = np.array([x.get("valence_spread", np.nan) for x in g])
+    eng = np.array([x.get("mean_engagement", np.nan) for x in g])
+    fig, axes = plt.subplots(3, 1, figsize=(11, 6.4), sharex=True,
+                             gridspec_kw={"height_ratios": [3, 3, 1.4]})
+    ax = axes[0]
+    for x in g:
+        colour = AFFECT_COLOURS.get(x["group_affect"])
+        if colour:
+            ax.axvspan(x["start"] / 60, x["end"] / 60, color=colour, lw=0)
+    ax.plot(mid, val, color="#333", lw=1.6, label="mean valence")
+    ax.fill_between(mid, val - spread, val + spread, color="#555", alpha=0.18,
+                    label="spread between students")
+    ax.axhline(0, color="#888", lw=0.6)
+    ax.set_ylim(-1, 1)
+    ax.set_ylabel("group valence")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in AFFECT_COLOURS.values()]
+    ax.legend(handles + ax.get_legend_handles_labels()[0][:2],
+              [f"group {k}" for k in AFFECT_COLOURS] + ["mean valence", "spread"],
+              loc="upper right", fontsize=7, ncol=5, framealpha=0.85)
+    ax.set_title(title, fontsize=11)
+    ax = axes[1]
+    ax.plot(mid, eng, color="#1f5fa8", lw=1.8)
+    for lv in LEVELS[1:3]:
+        ax.axhline(lv, color="#bbb", lw=0.6, ls="--")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("mean engagement")
+    moments = key_moments(g)
+    for kind, marker, colour in (("engaging", "^", "#2a8a2a"), ("difficult", "v", "#c0392b")):
+        for i, x in enumerate(moments[kind]):
+            t = (x["start"] + x["end"]) / 120.0
+            ax.plot([t], [x["mean_engagement"]], marker=marker, color=colour, ms=10)
+            ax.annotate(f"{'most engaging' if kind == 'engaging' else 'most difficult'}"
+                        f"{'' if i == 0 else f' #{i + 1}'}\n{_mmss(x['start'])}",
+                        (t, x["mean_engagement"]), textcoords="offset points",
+                        xytext=(0, 10 if kind == "engaging" else -26), ha="center",
+                        fontsize=7, color=colour)
+    ax = axes[2]
+    vis = np.array([x["students_visible"] for x in g])
+    off = np.array([x["students_camera_off"] for x in g])
+    width = np.array([(x["end"] - x["start"]) / 60 * 0.92 for x in g])
+    ax.bar(mid, vis, width=width, color="#7a9cc6", label="visible")
+    ax.bar(mid, off, width=width, bottom=vis, color=STATE_COLOURS["camera_off"],
+           label="camera off", hatch="//")
+    ax.set_ylabel("students")
+    _time_axis(ax)
+    ax.legend(loc="upper right", fontsize=7, ncol=2)
+    fig.tight_layout()
+    _save_fig(fig, path)
+    return moments
+
+
+def plot_student(res, student_id: str, name: str, path: Path, duration: float) -> None:
+    """One student's emotions (stacked probabilities) and engagement per window."""
+    plt = _plt()
+    rows = [r for r in res.rows if r["student_id"] == student_id]
+    fig, axes = plt.subplots(2, 1, figsize=(9, 3.8), sharex=True,
+                             gridspec_kw={"height_ratios": [2, 1.3]})
+    colours = {"angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd",
+               "happy": "#2ca02c", "neutral": "#c7c7c7", "sad": "#1f77b4",
+               "surprise": "#ff7f0e", "contempt": "#e377c2"}
+    ax = axes[0]
+    for r in rows:
+        a, b = r["start"] / 60, r["end"] / 60
+        if r["state"] != "ok":
+            for axx in axes:
+                axx.axvspan(a, b, color=STATE_COLOURS.get(r["state"], "#eee"), lw=0)
+            continue
+        probs = r.get("probs")
+        if probs is None:
+            continue
+        bottom = 0.0
+        for c, p in zip(res.classes, probs):
+            ax.bar((a + b) / 2, p, width=(b - a), bottom=bottom,
+                   color=colours.get(c, "#999"), lw=0)
+            bottom += p
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("emotion share")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours.get(c, "#999")) for c in res.classes]
+    handles += [plt.Rectangle((0, 0), 1, 1, color=v) for v in STATE_COLOURS.values()]
+    ax.legend(handles, list(res.classes) + [k.replace("_", " ") for k in STATE_COLOURS],
+              fontsize=6.5, ncol=5, loc="upper center", bbox_to_anchor=(0.5, 1.32))
+    ax.set_title(name, fontsize=10, loc="left")
+    ax = axes[1]
+    t = [(r["start"] + r["end"]) / 120 for r in rows]
+    e = [r.get("engagement", np.nan) for r in rows]
+    ax.plot(t, e, color="#1f5fa8", marker=".", lw=1.4)
+    for lv in LEVELS[1:3]:
+        ax.axhline(lv, color="#bbb", lw=0.6, ls="--")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlim(0, max(duration / 60, 1e-3))
+    ax.set_ylabel("engagement")
+    _time_axis(ax)
+    fig.tight_layout()
+    _save_fig(fig, path)
+
+
+def _save_fig(fig, path: Path) -> None:
+    plt = _plt()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110)
+    plt.close(fig)
+
+
+# --- HTML ---------------------------------------------------------------------------------
+
+def _data_uri(path: Path, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _provenance(run: dict, settings: ReportSettings) -> list[tuple[str, str, str, str]]:
+    from lecturelens.models import all_models
+
+    entries = {e.name: e for e in all_models()}
+    rows = []
+    for m in run.get("models", []):
+        e = entries.get(m["name"])
+        files = m.get("files") or []
+        sha = ", ".join(f"{Path(f['path']).name} {f['sha256'][:12]}…" for f in files
+                        if f.get("sha256"))
+        rows.append((m["name"], m.get("task", ""), e.origin if e else m.get("version", ""),
+                     (e.licence if e else "") + (f" ({sha})" if sha else "")))
+    rows.append(("engagement", "windows",
+                 settings.engagement_model or "LectureLens' transparent default: weighted "
+                 "mean of " + ", ".join(f"{k} {w:g}" for k, w in ENGAGEMENT_WEIGHTS.items()),
+                 "not trained on engagement labels" if not settings.engagement_model
+                 else "user-trained ridge regression (see its card)"))
+    rows.append(("group affect", "windows",
+                 settings.group_affect_model or "LectureLens' default: mean valence of the "
+                 "visible students (positive above +0.15, negative below -0.15)",
+                 "not trained on group labels" if not settings.group_affect_model
+                 else "user-trained linear SVC (see its card)"))
+    return rows
+
+
+def write_html(dest: Path, res, run: dict, summaries: dict, students: list[dict],
+               gifs: list[dict], moments: dict, settings: ReportSettings,
+               duration: float) -> None:
+    """``report.html``: one self-contained page (images and GIFs embedded)."""
+    e = html.escape
+    title = Path(run.get("input", {}).get("path", dest.name)).name
+    g = res.group_rows
+    counts = {k: sum(1 for x in g if x["group_affect"] == k)
+              for k in ("positive", "neutral", "negative", "insufficient")}
+    n = max(1, len(g))
+    parts = [f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>LectureLens: {e(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222}}
+table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ddd;padding:3px 7px}}
+th{{background:#f3f3f3}}.caution{{background:#fff6d6;border:1px solid #e0c060;padding:10px 14px;
+border-radius:6px}}.gifs img{{margin:4px;border:1px solid #ccc}}.student{{margin-top:26px;
+border-top:1px solid #ddd;padding-top:8px}}.muted{{color:#777;font-size:12px}}</style>
+</head><body>
+<h1>Lecture report: {e(title)}</h1>
+<p>{_mmss(duration)} of video, {len(students)} students, windows of
+{settings.windows.window:g} s. Generated by LectureLens {e(run.get('versions', {}).get(
+        'lecturelens', ''))}.</p>
+<p class="caution"><b>Please read:</b> {e(CAUTION)}</p>
+<h2>The class over time</h2>
+<p>Group affect was positive in {100 * counts['positive'] / n:.0f} % of the windows, neutral
+in {100 * counts['neutral'] / n:.0f} %, negative in {100 * counts['negative'] / n:.0f} %
+(no visible students: {100 * counts['insufficient'] / n:.0f} %).</p>"""]
+    items = []
+    for kind, label in (("engaging", "Most engaging"), ("difficult", "Most difficult")):
+        for x in moments.get(kind, []):
+            items.append(f"<li>{label} moment: {_mmss(x['start'])}-{_mmss(x['end'])} (mean "
+                         f"engagement {x['mean_engagement']:.2f}, group "
+                         f"{e(x['group_affect'])}, {x['students_visible']} students visible)"
+                         "</li>")
+    if items:
+        parts.append("<ul>" + "".join(items) + "</ul>")
+    if (dest / "timeline.png").is_file():
+        parts.append(f'<img alt="class timeline" style="max-width:100%" '
+                     f'src="{_data_uri(dest / "timeline.png", "image/png")}">')
+    parts.append("""<h2>Students</h2><table><tr><th>id</th><th>name</th><th>visible (s)</th>
+<th>camera off</th><th>dominant emotion</th><th>mean engagement</th>
+<th>disengaged / barely / engaged / highly</th></tr>""")
+    for s in students:
+        sm = summaries.get(s["student_id"], {})
+        shares = sm.get("level_shares", [float("nan")] * 4)
+        shares_txt = " / ".join("-" if x != x else f"{100 * x:.0f}%" for x in shares)
+        eng = sm.get("mean_engagement", float("nan"))
+        parts.append(f"<tr><td>{e(s['student_id'])}</td><td>{e(s['name'])}</td>"
+                     f"<td>{e(s['seconds_visible'])}</td>"
+                     f"<td>{e(s.get('camera_off_share') or '')}</td>"
+                     f"<td>{e(sm.get('dominant_emotion', ''))}</td>"
+                     f"<td>{'' if eng != eng else f'{eng:.2f}'}</td><td>{shares_txt}</td></tr>")
+    parts.append("</table>")
+    by_student: dict[str, list[dict]] = {}
+    for gif in gifs:
+        by_student.setdefault(gif["student_id"], []).append(gif)
+    for s in students:
+        sid = s["student_id"]
+        parts.append(f'<div class="student" id="{e(sid)}"><h3>{e(s["name"])} '
+                     f'<span class="muted">({e(sid)})</span></h3>')
+        png = dest / "students" / f"{sid}.png"
+        if png.is_file():
+            parts.append(f'<img alt="{e(s["name"])} over time" style="max-width:100%" '
+                         f'src="{_data_uri(png, "image/png")}">')
+        clips = by_student.get(sid, [])
+        if clips:
+            parts.append('<div class="gifs">' + "".join(
+                f'<figure style="display:inline-block;margin:4px"><img alt="{e(c["emotion"])}"'
+                f' src="{_data_uri(dest / c["path"], "image/gif")}"><figcaption class="muted">'
+                f'{e(c["emotion"])} at {_mmss(c["t"])}</figcaption></figure>' for c in clips)
+                + "</div>")
+        parts.append("</div>")
+    parts.append("""<h2>How to read this</h2><ul>
+<li><b>Engagement</b> (0-1, the seed paper's levels: 0 disengaged, 0.33 barely, 0.66 engaged,
+1 highly engaged) combines signals shown per window in windows.csv: face present, frontal
+head pose, eyes open, expressivity (variation of the emotion features), steadiness (little
+head motion).</li>
+<li><b>Camera off</b> and <b>absent</b> windows are not counted as disengaged; windows with
+too few usable faces are marked <i>insufficient</i> instead of guessed.</li>
+<li><b>Group affect</b> comes from the mean valence of the visible students' emotions.</li>
+</ul><h2>Models and their provenance</h2><table><tr><th>model</th><th>task</th>
+<th>source</th><th>licence / checksum</th></tr>""")
+    for row in _provenance(run, settings):
+        parts.append("<tr>" + "".join(f"<td>{e(str(x))}</td>" for x in row) + "</tr>")
+    parts.append("</table></body></html>\n")
+    with atomic_open(dest / "report.html", "w", encoding="utf-8") as fh:
+        fh.write("\n".join(parts))
+
+
+# --- the whole stage ----------------------------------------------------------------------
+
+def build_reports(dest: str | Path, settings: ReportSettings | None = None,
+                  video: str | Path | None = None, detector=None,
+                  progress: bool = False) -> dict:
+    """Windows, group affect, plots, GIFs and the HTML page of one analysed recording.
+
+    Args:
+        dest: the report folder written by ``analyze``.
+        settings: window, GIF and model settings.
+        video: the recording (for GIFs); default: the path in ``run.json``.
+        detector: a face detector used to keep other faces out of GIFs (optional).
+        progress: progress bars on stderr.
+
+    Returns:
+        Summary for ``run.json``: files written, windows, GIFs.
+    """
+    from lecturelens.engagement import load_model
+
+    dest = Path(dest)
+    settings = settings or ReportSettings()
+    run = run_info(dest)
+    duration = float(run.get("input", {}).get("duration") or 0.0)
+    fps = float(run.get("config", {}).get("fps") or 1.0)
+    obs = read_observations(dest)
+    if duration <= 0 and len(obs.t):
+        duration = float(obs.t.max()) + 1.0 / fps
+    students = read_students(dest)
+    eng_model = load_model(settings.engagement_model) if settings.engagement_model else None
+    grp_model = (load_model(settings.group_affect_model) if settings.group_affect_model
+                 else None)
+    res = compute_windows(obs, students, duration, fps, settings.windows,
+                          engagement_model=eng_model, group_model=grp_model)
+    _write_tables(dest, res)
+    summaries = student_summaries(res, duration)
+    student_rows = _update_students_csv(dest, summaries, duration)
+    written = ["windows.csv", "group.csv", "window_features.npy", "group_features.npy"]
+    moments = {"engaging": [], "difficult": []}
+    if settings.plots:
+        moments = plot_timeline(res, dest / "timeline.png",
+                                f"{Path(run.get('input', {}).get('path', dest.name)).name}")
+        written.append("timeline.png")
+        for s in student_rows:
+            plot_student(res, s["student_id"], s["name"], dest / "students" /
+                         f"{s['student_id']}.png", duration)
+        written.append("students/")
+    gifs: list[dict] = []
+    chosen = select_moments(res.rows, settings.gifs)
+    # Stale clips (an earlier run, an opt-out) must not survive a rebuild.
+    shutil.rmtree(dest / "gifs", ignore_errors=True)
+    if chosen:
+        video = Path(video or run.get("input", {}).get("path", ""))
+        if not video.is_file():
+            raise InputError(f"{video}: the recording is needed for GIFs; pass it, or use "
+                             "--gifs none")
+        gifs = write_gifs(video, dest, obs, chosen, fps, settings.gifs, detector=detector,
+                          progress=progress)
+        written.append("gifs/")
+    with atomic_csv(dest / "gifs.csv", ["student_id", "name", "emotion", "strength", "t",
+                                        "start", "end", "path", "crop"]) as w:
+        for gif in gifs:
+            w.writerow([gif[k] if k != "crop" else " ".join(map(str, gif[k]))
+                        for k in ("student_id", "name", "emotion", "strength", "t", "start",
+                                  "end", "path", "crop")])
+    written.append("gifs.csv")
+    write_html(dest, res, run, summaries, student_rows, gifs, moments, settings, duration)
+    written.append("report.html")
+    states = {}
+    for r in res.rows:
+        states[r["state"]] = states.get(r["state"], 0) + 1
+    return {"windows": len(res.group_rows), "student_windows": states, "gifs": len(gifs),
+            "report_outputs": written,
+            "engagement_model": settings.engagement_model or "default",
+            "group_affect_model": settings.group_affect_model or "default"}
+
+
+def rebuild(dest: str | Path, config, video: str | Path | None = None,
+            progress: bool = False) -> dict:
+    """``lecturelens report``: apply an opt-out, then rebuild the reports of ``dest``.
+
+    Args:
+        dest: the report folder.
+        config: an :class:`~lecturelens.config.AnalyzeConfig` (window, GIF, model and
+            exclude settings).
+        video: the recording (default: the path in ``run.json``).
+        progress: progress bars on stderr.
+
+    Returns:
+        The report summary (also merged into ``run.json``).
+    """
+    dest = Path(dest)
+    run = run_info(dest)
+    if run.get("status") != "ok":
+        raise InputError(f"{dest}: its analysis did not finish (status "
+                         f"{run.get('status')!r}); run `lecturelens analyze` again")
+    removed = remove_students(dest, config.exclude_names()) if config.exclude.strip() else []
+    detector = None
+    if config.gifs != "none":
+        from lecturelens.detect import FaceDetector
+
+        detector = FaceDetector(min_face=config.min_face, threads=config.threads)
+    summary = build_reports(dest, config.report_settings(), video=video, detector=detector,
+                            progress=progress)
+    summary.pop("report_outputs")
+    run["reports"] = summary
+    if removed:
+        run["excluded_students"] = run.get("excluded_students", 0) + len(removed)
+        summary["excluded_students"] = len(removed)
+    write_json(dest / "run.json", run)
+    return summary
+
+
+__all__ = ["ReportSettings", "build_reports", "remove_students", "match_excluded",
+           "key_moments", "plot_timeline", "plot_student", "write_html"]

