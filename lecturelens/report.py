@@ -125,6 +125,8 @@ def remove_students(dest: str | Path, names: Sequence[str]) -> list[str]:
     for folder in (dest / "gifs").glob("*"):
         if folder.is_dir() and folder.name.split("_", 1)[0] in ids:
             shutil.rmtree(folder)
+    for sid in ids:
+        (dest / "students" / f"{sid}.png").unlink(missing_ok=True)
     return sorted(ids)
 
 
@@ -565,6 +567,8 @@ def build_reports(dest: str | Path, settings: ReportSettings | None = None,
     student_rows = _update_students_csv(dest, summaries, duration)
     written = ["windows.csv", "group.csv", "window_features.npy", "group_features.npy"]
     moments = {"engaging": [], "difficult": []}
+    # Stale per-student plots (an earlier run, an opt-out) must not survive a rebuild.
+    shutil.rmtree(dest / "students", ignore_errors=True)
     if settings.plots:
         moments = plot_timeline(res, dest / "timeline.png",
                                 f"{Path(run.get('input', {}).get('path', dest.name)).name}")
