@@ -138,6 +138,9 @@ def tile_crop(frames: Sequence[np.ndarray], box, others: Sequence = (), margin: 
 
 
 def _slug(text: str) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:40] or "student"
 
 

@@ -34,6 +34,8 @@ CAUTION = ("Facial expression is not a measure of learning. These figures descri
            "camera saw (faces, head pose, eyes, expressions) and are estimates by models with "
            "known errors and biases. Use them to notice moments worth a second look, never to "
            "grade, rank or discipline a student.")
+#: How far (engagement + valence / 2) must stand from the lecture's median to be marked.
+KEY_MOMENT_MARGIN = 0.05
 STATE_COLOURS = {"camera_off": "#9ab7d3", "absent": "#e6e6e6", "insufficient": "#f3e2a9"}
 AFFECT_COLOURS = {"positive": "#b9e3b0", "neutral": "#eeeeee", "negative": "#f4b6b0"}
 
@@ -287,8 +289,11 @@ def key_moments(group_rows: Sequence[dict], n: int = 3) -> dict[str, list[dict]]
                 break
         return chosen
 
-    return {"engaging": pick([g for g in usable if score(g) > median], lambda g: -score(g)),
-            "difficult": pick([g for g in usable if score(g) < median], score)}
+    # A flat lecture has no moments to point at: a mark needs a clear distance from typical.
+    return {"engaging": pick([g for g in usable if score(g) > median + KEY_MOMENT_MARGIN],
+                             lambda g: -score(g)),
+            "difficult": pick([g for g in usable if score(g) < median - KEY_MOMENT_MARGIN],
+                              score)}
 
 
 def _time_axis(ax) -> None:
@@ -411,6 +416,13 @@ def _save_fig(fig, path: Path) -> None:
 
 # --- HTML ---------------------------------------------------------------------------------
 
+def _percent(share) -> str:
+    try:
+        return f"{100 * float(share):.0f} %"
+    except (TypeError, ValueError):
+        return ""
+
+
 def _data_uri(path: Path, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -489,7 +501,7 @@ in {100 * counts['neutral'] / n:.0f} %, negative in {100 * counts['negative'] / 
         eng = sm.get("mean_engagement", float("nan"))
         parts.append(f"<tr><td>{e(s['student_id'])}</td><td>{e(s['name'])}</td>"
                      f"<td>{e(s['seconds_visible'])}</td>"
-                     f"<td>{e(s.get('camera_off_share') or '')}</td>"
+                     f"<td>{_percent(s.get('camera_off_share'))}</td>"
                      f"<td>{e(sm.get('dominant_emotion', ''))}</td>"
                      f"<td>{'' if eng != eng else f'{eng:.2f}'}</td><td>{shares_txt}</td></tr>")
     parts.append("</table>")

@@ -119,3 +119,53 @@ def people_report(tmp_path) -> Path:
     return _write_people_report(tmp_path / "report", faces,
                                [("S01", "Ana García"), ("S02", "Ben Okafor"),
                                 ("S03", "Léa Dubois")])
+
+
+def _inside(inner, outer, tol=0):
+    x1, y1, x2, y2 = inner
+    ox, oy, ow, oh = outer
+    return x1 >= ox - tol and y1 >= oy - tol and x2 <= ox + ow + tol and y2 <= oy + oh + tol
+
+
+def _overlaps(a, rect):
+    x1, y1, x2, y2 = a
+    ox, oy, ow, oh = rect
+    return x1 < ox + ow and x2 > ox and y1 < oy + oh and y2 > oy
+
+
+def _check_gifs_against_truth(dest, truth, gap_tolerance=6):
+    """Every GIF opens, and its crop lies in its student's tile and in no other tile."""
+    import csv
+
+    from PIL import Image
+
+    def rows(path):
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+
+    gifs = rows(dest / "gifs.csv")
+    students = {s["student_id"]: s["name"] for s in rows(dest / "students.csv")}
+    for g in gifs:
+        path = dest / g["path"]
+        with Image.open(path) as im:
+            assert im.format == "GIF" and im.n_frames >= 3
+            for k in range(im.n_frames):
+                im.seek(k)
+                im.convert("RGB")
+        crop = [int(v) for v in g["crop"].split()]
+        t = (float(g["start"]) + float(g["end"])) / 2
+        seg = next(s for s in truth["segments"] if s["start"] <= t < s["end"])
+        name = students[g["student_id"]]
+        mine = [tl for tl in seg["tiles"] if tl["name"] == name]
+        assert mine, (name, seg["tiles"])
+        assert _inside(crop, mine[0]["rect"], tol=gap_tolerance), (crop, mine[0]["rect"])
+        for tl in seg["tiles"]:
+            if tl is not mine[0]:
+                assert not _overlaps(crop, tl["rect"]), (name, crop, tl)
+    return gifs
+
+
+@pytest.fixture(scope="session")
+def check_gifs():
+    """Check a report's GIFs against the gallery truth (see its docstring)."""
+    return _check_gifs_against_truth

@@ -144,10 +144,11 @@ def test_memory_of_frame_stream_does_not_grow_with_length(tmp_path, ffmpeg):
 
 @pytest.mark.slow
 def test_real_faces_3x4_gallery_every_face_every_frame_one_track_per_tile(tmp_path,
-                                                                          shared_videos):
+                                                                          shared_videos,
+                                                                          check_gifs):
     video = tmp_path / "class_3x4.mp4"
     compose_gallery(video, rows=3, cols=4, duration=24.0, fps=25, reshuffle=[12.0], seed=1)
-    record = analyze(video, tmp_path / "r", progress=False)
+    record = analyze(video, tmp_path / "r", AnalyzeConfig(gifs="all"), progress=False)
     assert record["frames_sampled"] == 24
     ev = evaluate_detection(tmp_path / "r" / "class_3x4", load_truth(video))
     assert ev["frames"] == 24
@@ -156,6 +157,14 @@ def test_real_faces_3x4_gallery_every_face_every_frame_one_track_per_tile(tmp_pa
     assert set(ev["tracks_per_tile_segment"].values()) == {1}
     assert set(ev["tiles_per_track"].values()) == {1}
     assert set(ev["people_per_track"].values()) == {1}
+    # The reports a teacher opens: every GIF valid, showing its student's tile only.
+    dest = tmp_path / "r" / "class_3x4"
+    gifs = check_gifs(dest, load_truth(video))
+    assert len(gifs) >= 12 and record["reports"]["gifs"] == len(gifs)
+    html = (dest / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/gif;base64,") == len(gifs)
+    windows = _rows(dest / "windows.csv")
+    assert len(windows) == 12 * 3 and all(w["state"] == "ok" for w in windows)
 
 
 @pytest.mark.slow
@@ -189,3 +198,8 @@ def test_hard_case_gallery_who_is_who(tmp_path, shared_videos):
     # the person whose camera is off from the start was still counted as off
     assert sum(float(s["seconds_camera_off"]) > 0 for s in students) >= 2
     assert np.load(dest / STUDENT_EMBEDDINGS_FILE).shape == (12, 128)
+    # camera-off windows are their own state, never "disengaged"
+    windows = _rows(dest / "windows.csv")
+    off = [w for w in windows if w["state"] == "camera_off"]
+    assert off and all(w["engagement"] == "" and w["level"] == "" for w in off)
+    assert {w["state"] for w in windows} <= {"ok", "insufficient", "camera_off", "absent"}

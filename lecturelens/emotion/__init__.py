@@ -28,7 +28,7 @@ __all__ = ["DEFAULT_EMOTION_MODEL", "EmotionModel", "create_emotion_model", "cro
 
 
 class EmotionModel:
-    """A loaded emotion network with its registry entry.
+    """A loaded emotion network (or an ensemble of them) with its registry entry.
 
     Attributes:
         entry: the registry entry (classes, input size, normalisation, source, licence).
@@ -37,21 +37,31 @@ class EmotionModel:
     """
 
     def __init__(self, entry: ModelEntry, net, weights: list[dict], tta_flip: bool = False,
-                 n_outputs: int | None = None):
+                 n_outputs: int | None = None, fast: bool = False):
         import torch
 
         self.entry = entry
-        self.net = net.eval()
+        # An ensemble averages its members' probabilities and concatenates their features.
+        self.nets = [m.eval() for m in (net if isinstance(net, (list, tuple)) else [net])]
+        self.net = self.nets[0]
         self.weights = weights
         self.tta_flip = tta_flip
         self._torch = torch
         self._n_classes = len(entry.classes)
+        self._bf16 = False
+        if fast:
+            # Small CNNs on the CPU: channels-last convolutions are ~1.5x faster (oneDNN), and
+            # bfloat16 is ~2x faster again where the CPU computes it natively.
+            from lecturelens.emotion.train import bf16_supported
+
+            self.nets = [m.to(memory_format=torch.channels_last) for m in self.nets]
+            self._bf16 = bf16_supported()
         mean = torch.tensor(entry.mean, dtype=torch.float32).view(1, -1, 1, 1)
         std = torch.tensor(entry.std, dtype=torch.float32).view(1, -1, 1, 1)
         self._mean, self._std = mean, std
         with torch.inference_mode():
             size = entry.input_size
-            self.feature_dim = int(self._features(torch.zeros(1, entry.channels, size, size))
+            self.feature_dim = int(self._forward(torch.zeros(1, entry.channels, size, size))[1]
                                    .shape[1])
 
     @property
@@ -66,9 +76,27 @@ class EmotionModel:
     def input_size(self) -> int:
         return int(self.entry.input_size)
 
-    def _features(self, x):
-        feats = self.net.forward_features(x)
-        return self.net.forward_head(feats, pre_logits=True)
+    def _forward(self, x):
+        """Probabilities and features of a normalised batch (flip TTA in the same pass)."""
+        torch = self._torch
+        n = x.shape[0]
+        if self.tta_flip:
+            x = torch.cat([x, x.flip(3)])
+        if len(self.nets) > 1 or self._bf16:
+            x = x.contiguous(memory_format=torch.channels_last)
+        probs, feats = 0, []
+        for net in self.nets:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
+                f = net.forward_head(net.forward_features(x), pre_logits=True)
+                logits = net.get_classifier()(f)[:, :self._n_classes]
+            p = logits.float().softmax(1)
+            f = f.float()
+            if self.tta_flip:
+                p = (p[:n] + p[n:]) / 2
+                f = (f[:n] + f[n:]) / 2
+            probs = probs + p
+            feats.append(f)
+        return probs / len(self.nets), torch.cat(feats, 1)
 
     def _to_tensor(self, crops: np.ndarray):
         import cv2
@@ -102,14 +130,7 @@ class EmotionModel:
         probs, feats = [], []
         with torch.inference_mode():
             for i in range(0, n, batch_size):
-                x = self._to_tensor(np.asarray(crops[i:i + batch_size]))
-                f = self._features(x)
-                logits = self.net.get_classifier()(f)[:, :self._n_classes]
-                p = logits.softmax(1)
-                if self.tta_flip:
-                    f2 = self._features(x.flip(3))
-                    p = (p + self.net.get_classifier()(f2)[:, :self._n_classes].softmax(1)) / 2
-                    f = (f + f2) / 2
+                p, f = self._forward(self._to_tensor(np.asarray(crops[i:i + batch_size])))
                 probs.append(p.numpy())
                 feats.append(f.numpy())
         return np.concatenate(probs).astype(np.float32), np.concatenate(feats).astype(np.float32)
@@ -147,20 +168,26 @@ def create_emotion_model(name: str = DEFAULT_EMOTION_MODEL, weights: str | Path 
     if entry.task != "emotion":
         raise ModelError(f"{name} is a {entry.task} model, not an emotion model; choose from: "
                          f"{', '.join(e.name for e in emotion_models())}")
-    override = {entry.files[0].filename: Path(weights)} if weights else None
     if weights and not Path(weights).is_file():
         raise ModelError(f"{weights}: emotion weights file not found")
-    files = entry.check(override)
+    if weights:
+        # One user-given file replaces the whole entry (an ensemble becomes one net).
+        files = entry.check({entry.files[0].filename: Path(weights)})[:1]
+    else:
+        files = entry.check()
     path = files[0]["path"]
     kind, _, arch = entry.builder.partition(":")
     if kind == "lensnet":
         from lecturelens.emotion.nets import build_lensnet
 
-        net = build_lensnet(num_classes=len(entry.classes), in_chans=entry.channels)
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        _load_state(net, {k: v.float() if v.is_floating_point() else v
-                          for k, v in state.items()}, name, path)
-        return EmotionModel(entry, net, files, tta_flip=True)
+        nets = []
+        for f in files:
+            net = build_lensnet(num_classes=len(entry.classes), in_chans=entry.channels)
+            state = torch.load(f["path"], map_location="cpu", weights_only=True)
+            _load_state(net, {k: v.float() if v.is_floating_point() else v
+                              for k, v in state.items()}, name, f["path"])
+            nets.append(net)
+        return EmotionModel(entry, nets, files, tta_flip=True, fast=True)
     if kind == "hsemotion":
         import timm
 
