@@ -145,6 +145,7 @@ def _slug(text: str) -> str:
 
 
 def _mmss(t: float) -> str:
+    """Lecture time as m:ss (h:mm:ss from an hour on)."""
     t = int(round(t))
     return f"{t // 3600}:{t // 60 % 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60}:{t % 60:02d}"
 

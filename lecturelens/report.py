@@ -21,7 +21,7 @@ import numpy as np
 
 from lecturelens.atomic import atomic_csv, atomic_open, write_json
 from lecturelens.errors import InputError
-from lecturelens.gifs import GifSettings, select_moments, write_gifs
+from lecturelens.gifs import GifSettings, _mmss, select_moments, write_gifs
 from lecturelens.windows import (ENGAGEMENT_WEIGHTS, LEVEL_NAMES, LEVELS, WindowSettings,
                                  compute_windows, read_observations, read_students, run_info)
 
@@ -55,11 +55,6 @@ def _fmt(v, digits=3) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return ""
     return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
-
-
-def _mmss(t: float) -> str:
-    t = int(round(t))
-    return f"{t // 3600}:{t // 60 % 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60}:{t % 60:02d}"
 
 
 # --- opt-out ------------------------------------------------------------------------------
