@@ -83,7 +83,7 @@ class AnalyzeConfig:
     gif_width: int = _opt(160, "GIF width in pixels.", 48, 640)
     gif_fps: float = _opt(6.0, "GIF frames per second.", 1.0, 25.0)
     gif_max_per_student: int = _opt(3, "Most GIFs per student.", 0, 20)
-    gif_min_strength: float = _opt(0.15, "How far above neutral (and the student's usual "
+    gif_min_strength: float = _opt(0.1, "How far above neutral (and the student's usual "
                                    "level) an emotion must be for a 'strong' GIF.", 0.0, 1.0)
     exclude: str = _opt("", "Comma-separated names (or student ids) removed from every "
                         "output: CSV, plots, HTML, GIFs (an opt-out list).")

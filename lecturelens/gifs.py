@@ -28,7 +28,7 @@ class GifSettings:
     width: int = 160  # pixels (height follows the crop)
     fps: float = 6.0
     max_per_student: int = 3
-    min_strength: float = 0.15  # "strong": dominant emotion this far above neutral/usual
+    min_strength: float = 0.1  # "strong": dominant emotion this far above neutral/usual
 
 
 @dataclass
