@@ -113,7 +113,9 @@ def analyze(video, outdir, config_file, quiet, **options):
                    f"{record['faces_detected']} faces, {record['tracks']} face tracks, "
                    f"{record['students']} students ({record['students_named']} named), "
                    f"{record['wall_seconds']:.1f} s ({record['x_real_time']}x real time)")
-        click.echo(f"reports: {report_dir(video, outdir)}")
+        rep = record.get("reports", {})
+        click.echo(f"{rep.get('windows', 0)} windows, {rep.get('gifs', 0)} GIFs; open "
+                   f"{report_dir(video, outdir) / 'report.html'}")
 
 
 @cli.command()
