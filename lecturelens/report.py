@@ -34,6 +34,10 @@ CAUTION = ("Facial expression is not a measure of learning. These figures descri
            "camera saw (faces, head pose, eyes, expressions) and are estimates by models with "
            "known errors and biases. Use them to notice moments worth a second look, never to "
            "grade, rank or discipline a student.")
+#: Settings of the report stage that ``lecturelens report`` takes over from the original run.
+REBUILD_FIELDS = ("window", "window_overlap", "window_min_share", "engagement_model",
+                  "group_affect_model", "gifs", "gif_seconds", "gif_width", "gif_fps",
+                  "gif_max_per_student", "gif_min_strength", "min_face", "threads")
 #: How far (engagement + valence / 2) must stand from the lecture's median to be marked.
 KEY_MOMENT_MARGIN = 0.05
 STATE_COLOURS = {"camera_off": "#9ab7d3", "absent": "#e6e6e6", "insufficient": "#f3e2a9"}
@@ -348,9 +352,12 @@ def plot_timeline(res, path: Path, title: str) -> dict[str, list[dict]]:
     ax.bar(mid, vis, width=width, color="#7a9cc6", label="visible")
     ax.bar(mid, off, width=width, bottom=vis, color=STATE_COLOURS["camera_off"],
            label="camera off", hatch="//")
+    few = np.array([x["students_insufficient"] for x in g])
+    ax.bar(mid, few, width=width, bottom=vis + off, color=STATE_COLOURS["insufficient"],
+           label="too few faces")
     ax.set_ylabel("students")
     _time_axis(ax)
-    ax.legend(loc="upper right", fontsize=7, ncol=2)
+    ax.legend(loc="upper right", fontsize=7, ncol=3)
     fig.tight_layout()
     _save_fig(fig, path)
     return moments
@@ -385,7 +392,7 @@ def plot_student(res, student_id: str, name: str, path: Path, duration: float) -
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours.get(c, "#999")) for c in res.classes]
     handles += [plt.Rectangle((0, 0), 1, 1, color=v) for v in STATE_COLOURS.values()]
     ax.legend(handles, list(res.classes) + [k.replace("_", " ") for k in STATE_COLOURS],
-              fontsize=6.5, ncol=5, loc="upper center", bbox_to_anchor=(0.5, 1.32))
+              fontsize=6.5, ncol=5, loc="lower right", bbox_to_anchor=(1.0, 1.0))
     ax.set_title(name, fontsize=10, loc="left")
     ax = axes[1]
     t = [(r["start"] + r["end"]) / 120 for r in rows]

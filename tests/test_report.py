@@ -126,3 +126,15 @@ def test_report_on_a_missing_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     r = CliRunner().invoke(cli, ["report", str(tmp_path / "empty")])
     assert r.exit_code != 0 and "run.json" in r.output
+
+
+def test_report_rebuild_keeps_the_original_runs_settings(tmp_path, astro_report):
+    dest = tmp_path / "astro_2x2"
+    shutil.copytree(astro_report, dest)
+    r = CliRunner().invoke(cli, ["report", str(dest), "-q", "--gif-max-per-student", "1"])
+    assert r.exit_code == 0, r.output
+    gifs = _rows(dest / "gifs.csv")
+    assert gifs  # --gifs all and --gif-seconds 1.5 came from the original run
+    assert all(float(g["end"]) - float(g["start"]) <= 1.5 + 1e-6 for g in gifs)
+    per_student = [g["student_id"] for g in gifs]
+    assert len(per_student) == len(set(per_student))

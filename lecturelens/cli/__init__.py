@@ -129,11 +129,19 @@ def analyze(video, outdir, config_file, quiet, **options):
 def report(report_dir, video, config_file, quiet, **options):
     """Rebuild windows, group affect, plots, GIFs and report.html of REPORT_DIR (an
     OUTDIR/<video> folder) from its observations, without running the face models again.
-    With --exclude, first removes those students from every file."""
+    Settings not given keep the original run's values (unless --config is given). With
+    --exclude, first removes those students from every file."""
     from lecturelens.config import load_config
-    from lecturelens.report import rebuild
+    from lecturelens.report import REBUILD_FIELDS, rebuild
+    from lecturelens.windows import run_info
 
     _join_exclude(options)
+    if config_file is None:
+        # Without a config file, a rebuild keeps the settings of the original run.
+        saved = run_info(report_dir).get("config", {})
+        for k in REBUILD_FIELDS:
+            if options.get(k) is None and k in saved:
+                options[k] = saved[k]
     config = load_config(config_file, **options)
     summary = rebuild(report_dir, config, video=video, progress=not quiet)
     if not quiet:
