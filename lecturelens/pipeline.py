@@ -18,6 +18,7 @@ from lecturelens.atomic import atomic_csv, write_json
 from lecturelens.config import AnalyzeConfig
 from lecturelens.detect import LANDMARK_NAMES, Face, FaceDetector
 from lecturelens.ingest import Frame, VideoInfo, iter_frames, probe
+from lecturelens.signals import head_pose
 from lecturelens.track import Tracker, appearance_signature
 
 OBSERVATION_COLUMNS = (
@@ -99,8 +100,6 @@ def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
 
 def _observation_row(frame: Frame, track_id: int, face: Face, probs=None, classes=(),
                      ear: float | None = None) -> list:
-    from lecturelens.signals import head_pose
-
     yaw, pitch = head_pose(face.landmarks)
     row = ([f"{frame.t:.3f}", frame.index, track_id, ""]
            + [f"{v:.1f}" for v in face.box]
@@ -287,7 +286,7 @@ def _redacted(record: dict, config: AnalyzeConfig) -> dict:
     out = dict(record)
     out["config"] = {**record["config"], "exclude": f"({len(config.exclude_names())} names)"}
     names = set(config.exclude_names())
-    out["command"] = ["(excluded name)" if a in names or any(n in a for n in names) else a
+    out["command"] = ["(excluded name)" if any(n in a for n in names) else a
                       for a in record.get("command", [])]
     return out
 

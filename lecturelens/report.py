@@ -23,7 +23,8 @@ from lecturelens.atomic import atomic_csv, atomic_open, write_json
 from lecturelens.errors import InputError
 from lecturelens.gifs import GifSettings, _mmss, select_moments, write_gifs
 from lecturelens.windows import (ENGAGEMENT_WEIGHTS, LEVEL_NAMES, LEVELS, WindowSettings,
-                                 compute_windows, read_observations, read_students, run_info)
+                                 compute_windows, engagement_level, read_observations,
+                                 read_students, run_info)
 
 WINDOW_SIGNALS = ("present", "frontal", "eyes_open", "expressivity", "steadiness")
 STUDENT_REPORT_COLUMNS = ["dominant_emotion", "mean_engagement", "engagement_level",
@@ -198,7 +199,7 @@ def _write_tables(dest: Path, res) -> None:
             np.save(fh, arr.astype(np.float16))
 
 
-def student_summaries(res, duration: float) -> dict[str, dict]:
+def student_summaries(res) -> dict[str, dict]:
     """Per student: dominant emotion, mean engagement, share of ok windows per level."""
     out: dict[str, dict] = {}
     for r in res.rows:
@@ -235,7 +236,7 @@ def _update_students_csv(dest: Path, summaries: dict, duration: float) -> list[d
                 r.update({"dominant_emotion": s["dominant_emotion"],
                           "mean_engagement": _fmt(lvl),
                           "engagement_level": "" if lvl != lvl
-                          else LEVEL_NAMES[int(np.argmin([abs(lvl - x) for x in LEVELS]))]})
+                          else LEVEL_NAMES[engagement_level(lvl)]})
                 for k in range(4):
                     r[f"share_level_{k}"] = _fmt(s["level_shares"][k])
                 for st in ("ok", "insufficient", "camera_off", "absent"):
@@ -577,7 +578,7 @@ def build_reports(dest: str | Path, settings: ReportSettings | None = None,
     res = compute_windows(obs, students, duration, fps, settings.windows,
                           engagement_model=eng_model, group_model=grp_model)
     _write_tables(dest, res)
-    summaries = student_summaries(res, duration)
+    summaries = student_summaries(res)
     student_rows = _update_students_csv(dest, summaries, duration)
     written = ["windows.csv", "group.csv", "window_features.npy", "group_features.npy"]
     moments = {"engaging": [], "difficult": []}

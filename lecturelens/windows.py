@@ -253,7 +253,7 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
     by_student = {s.student_id: np.flatnonzero(obs.student_id == s.student_id)
                   for s in students}
     # Expressivity is relative to the lecture: the median student-window is 1.0.
-    rows, descs, expr_raw = [], [], []
+    rows, descs = [], []
     for s in students:
         idx_s = by_student[s.student_id]
         for w0, w1 in bounds:
@@ -302,13 +302,13 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
                 if dim:
                     f = np.asarray(obs.features[use], np.float32)
                     desc = np.concatenate([f.mean(0), f.std(0), f.min(0), f.max(0)])
-                    expr_raw.append(float(f.std(0).mean()))
                     row["_expr"] = float(f.std(0).mean())
             row["signals"] = sig
             rows.append(row)
             descs.append(desc)
     descriptors = np.stack(descs) if descs else np.zeros((0, 4 * dim), np.float32)
-    typical = float(np.median(expr_raw)) if expr_raw else float("nan")
+    expr = [r["_expr"] for r in rows if "_expr" in r]
+    typical = float(np.median(expr)) if expr else float("nan")
     _strength(rows, classes, neutral)
     for i, row in enumerate(rows):
         sig = row["signals"]
@@ -360,7 +360,8 @@ def _group(rows, bounds, obs, students, group_model, dim):
         states.setdefault(r["start"], {s: 0 for s in STATES})[r["state"]] += 1
         if r["state"] == "ok":
             ok_by_window.setdefault(r["start"], []).append(r)
-    visible_ids = {s.student_id for s in students}
+    # Faces of the lecture's students (not of tracks left without one), found once.
+    known = np.isin(obs.student_id, [s.student_id for s in students]) & obs.usable
     for w0, w1 in bounds:
         ok = ok_by_window.get(w0, [])
         st = states.get(w0, {s: 0 for s in STATES})
@@ -370,8 +371,7 @@ def _group(rows, bounds, obs, students, group_model, dim):
         desc = np.full(2 * dim, np.nan, np.float32)
         val = [r["valence"] for r in ok if "valence" in r]
         if dim:
-            sel = np.flatnonzero((obs.t >= w0) & (obs.t < w1) & obs.usable
-                                 & np.isin(obs.student_id, list(visible_ids)))
+            sel = np.flatnonzero((obs.t >= w0) & (obs.t < w1) & known)
             if len(sel):
                 f = np.asarray(obs.features[sel], np.float32)
                 desc = np.concatenate([f.mean(0), f.std(0)])

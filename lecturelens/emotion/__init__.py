@@ -43,7 +43,6 @@ class EmotionModel:
         self.entry = entry
         # An ensemble averages its members' probabilities and concatenates their features.
         self.nets = [m.eval() for m in (net if isinstance(net, (list, tuple)) else [net])]
-        self.net = self.nets[0]
         self.weights = weights
         self.tta_flip = tta_flip
         self._torch = torch
