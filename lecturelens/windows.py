@@ -100,8 +100,22 @@ def read_observations(dest: str | Path) -> Observations:
         rows = list(reader)
         header = reader.fieldnames or []
     classes = tuple(c[2:] for c in header if c.startswith("p_"))
-    probs = (np.array([[float(r[f"p_{c}"]) for c in classes] for r in rows], np.float32)
-             if classes else np.zeros((len(rows), 0), np.float32))
+    try:
+        obs = Observations(
+            t=_floats(rows, "t"), frame=np.array([int(r["frame"]) for r in rows], np.int64),
+            track_id=np.array([int(r["track_id"]) for r in rows], np.int64),
+            student_id=np.array([r["student_id"] for r in rows], dtype=object),
+            box=np.stack([_floats(rows, k) for k in ("x1", "y1", "x2", "y2")], 1)
+            if rows else np.zeros((0, 4)),
+            usable=np.array([r.get("quality", "ok") == "ok" for r in rows], bool),
+            yaw=_floats(rows, "yaw"), pitch=_floats(rows, "pitch"), ear=_floats(rows, "ear"),
+            probs=(np.array([[float(r[f"p_{c}"]) for c in classes] for r in rows], np.float32)
+                   if classes else np.zeros((len(rows), 0), np.float32)),
+            classes=classes, features=None)
+    except (KeyError, TypeError, ValueError) as exc:
+        # A truncated or hand-edited file: say which, not a traceback.
+        raise InputError(f"{path}: unreadable row or column ({type(exc).__name__}: {exc}); "
+                         "re-run `lecturelens analyze` on the video") from None
     feats = None
     fpath = dest / "emotion_features.npy"
     if classes and fpath.is_file():
@@ -109,15 +123,8 @@ def read_observations(dest: str | Path) -> Observations:
         if len(feats) != len(rows):
             raise InputError(f"{fpath}: {len(feats)} rows but observations.csv has {len(rows)};"
                              " re-run `lecturelens analyze`")
-    return Observations(
-        t=_floats(rows, "t"), frame=np.array([int(r["frame"]) for r in rows], np.int64),
-        track_id=np.array([int(r["track_id"]) for r in rows], np.int64),
-        student_id=np.array([r["student_id"] for r in rows], dtype=object),
-        box=np.stack([_floats(rows, k) for k in ("x1", "y1", "x2", "y2")], 1)
-        if rows else np.zeros((0, 4)),
-        usable=np.array([r.get("quality", "ok") == "ok" for r in rows], bool),
-        yaw=_floats(rows, "yaw"), pitch=_floats(rows, "pitch"), ear=_floats(rows, "ear"),
-        probs=probs, classes=classes, features=feats)
+    obs.features = feats
+    return obs
 
 
 def parse_intervals(text: str) -> list[tuple[float, float]]:

@@ -138,3 +138,14 @@ def test_report_rebuild_keeps_the_original_runs_settings(tmp_path, astro_report)
     assert all(float(g["end"]) - float(g["start"]) <= 1.5 + 1e-6 for g in gifs)
     per_student = [g["student_id"] for g in gifs]
     assert len(per_student) == len(set(per_student))
+
+
+def test_report_on_a_truncated_observations_file_is_a_clear_error(tmp_path, astro_report):
+    dest = tmp_path / "astro_2x2"
+    shutil.copytree(astro_report, dest)
+    text = (dest / "observations.csv").read_text(encoding="utf-8")
+    (dest / "observations.csv").write_text(text[:len(text) // 2], encoding="utf-8")
+    r = CliRunner().invoke(cli, ["report", str(dest), "-q", "--gifs", "none"])
+    assert r.exit_code == 2, r.output
+    assert "observations.csv" in r.output and "re-run" in r.output
+    assert "internal error" not in r.output
