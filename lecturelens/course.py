@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lecturelens.atomic import atomic_csv, write_json
+from lecturelens.atomic import atomic_csv, atomic_open, write_json
 from lecturelens.errors import InputError
 from lecturelens.people import DIFFERENT_NAME, SAME_NAME, NameVotes, name_similarity
 
@@ -185,3 +185,198 @@ def write_course_roster(out_dir: str | Path, lectures: Sequence[Lecture],
                      for r, c in zip(rows, course)],
     })
     return path
+
+
+# --- course view: per-student trends over the term ----------------------------------------
+
+TREND_COLUMNS = ["course_id", "name", "lecture_index", "lecture", "student_id", "attended",
+                 "seconds_visible", "camera_off_share", "windows_ok", "mean_engagement",
+                 "engagement_level", "dominant_emotion", "mean_valence"]
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def course_trends(lectures: Sequence[Lecture], course: Sequence[CourseStudent]) -> list[dict]:
+    """One row per course student per lecture (``attended`` no where the student was not
+    seen), from each lecture's students.csv and windows.csv."""
+    per_lecture = []
+    for lec in lectures:
+        students = {r["student_id"]: r for r in _read_rows(lec.path / "students.csv")}
+        valence: dict[str, list[float]] = {}
+        for w in _read_rows(lec.path / "windows.csv"):
+            if w.get("state") == "ok":
+                valence.setdefault(w["student_id"], []).append(_num(w.get("valence")))
+        per_lecture.append((students, valence))
+    rows = []
+    unknown = 0
+    for c in course:
+        name = c.name
+        if not name:
+            unknown += 1
+            name = f"Unknown {unknown}"
+        for i, (lec, (students, valence)) in enumerate(zip(lectures, per_lecture), 1):
+            sid = c.ids.get(lec.name, "")
+            s = students.get(sid, {})
+            v = [x for x in valence.get(sid, []) if x == x]
+            rows.append({
+                "course_id": c.course_id, "name": name, "lecture_index": i,
+                "lecture": lec.name, "student_id": sid, "attended": "yes" if s else "no",
+                "seconds_visible": s.get("seconds_visible", ""),
+                "camera_off_share": s.get("camera_off_share", ""),
+                "windows_ok": s.get("windows_ok", ""),
+                "mean_engagement": s.get("mean_engagement", ""),
+                "engagement_level": s.get("engagement_level", ""),
+                "dominant_emotion": s.get("dominant_emotion", ""),
+                "mean_valence": f"{sum(v) / len(v):.3f}" if v else "",
+            })
+    return rows
+
+
+def _plot_series(ax, n: int, rows: list[dict]) -> None:
+    x = list(range(1, n + 1))
+    eng = [_num(r["mean_engagement"]) for r in rows]
+    val = [_num(r["mean_valence"]) for r in rows]
+    ax.plot(x, eng, "o-", color="#2b6cb0", label="mean engagement (0-1)")
+    ax.plot(x, val, "s--", color="#c05621", label="mean valence (-1..1)")
+    ax.axhline(0, color="#bbb", lw=0.8)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xticks(x)
+    ax.set_xlabel("lecture")
+
+
+def plot_course_student(rows: list[dict], path: Path, title: str) -> None:
+    """One student's engagement, valence and minutes on camera per lecture."""
+    from lecturelens.report import _plt, _save_fig
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    n = len(rows)
+    minutes = [_num(r["seconds_visible"]) / 60 if r["attended"] == "yes" else 0 for r in rows]
+    ax2 = ax.twinx()
+    ax2.bar(range(1, n + 1), minutes, color="#dddddd", width=0.6, label="minutes on camera")
+    ax2.set_ylabel("minutes on camera", color="#888")
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    _plot_series(ax, n, rows)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower left", fontsize=7, frameon=False)
+    fig.tight_layout()
+    _save_fig(fig, path)
+
+
+def plot_course(rows: list[dict], n_lectures: int, path: Path) -> None:
+    """The class per lecture: students present, mean engagement and mean valence."""
+    from lecturelens.report import _plt, _save_fig
+
+    per: list[list[dict]] = [[] for _ in range(n_lectures)]
+    for r in rows:
+        if r["attended"] == "yes":
+            per[r["lecture_index"] - 1].append(r)
+
+    def mean(vals):
+        vals = [v for v in vals if v == v]
+        return sum(vals) / len(vals) if vals else float("nan")
+
+    summary = [{"mean_engagement": mean([_num(r["mean_engagement"]) for r in p]),
+                "mean_valence": mean([_num(r["mean_valence"]) for r in p])} for p in per]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    ax2 = ax.twinx()
+    ax2.bar(range(1, n_lectures + 1), [len(p) for p in per], color="#dddddd", width=0.6)
+    ax2.set_ylabel("students seen", color="#888")
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    _plot_series(ax, n_lectures, summary)
+    ax.set_title("The class over the term (means over the students seen)", fontsize=10)
+    ax.legend(loc="lower left", fontsize=7, frameon=False)
+    fig.tight_layout()
+    _save_fig(fig, path)
+
+
+def write_course_view(out_dir: str | Path, lectures: Sequence[Lecture],
+                      course: Sequence[CourseStudent], failed: Sequence[tuple[str, str]] = (),
+                      lecture_info: dict[str, dict] | None = None) -> dict:
+    """Write the course view into ``out_dir``: ``course_roster.csv/.json``, ``trends.csv``,
+    ``trends.png``, ``students/<course id>.png`` and ``index.html`` (links to every
+    lecture's report.html).
+
+    Args:
+        out_dir: the course folder.
+        lectures: in course order.
+        course: from :func:`match_lectures`.
+        failed: (recording, reason) of recordings that have no report, listed in the index.
+        lecture_info: per lecture name, extra facts for the index (e.g. ``video_seconds``).
+
+    Returns:
+        Counts of what was written.
+    """
+    import html
+    import os
+
+    from lecturelens.report import CAUTION, HTML_STYLE
+
+    out_dir = Path(out_dir)
+    write_course_roster(out_dir, lectures, course)
+    rows = course_trends(lectures, course)
+    with atomic_csv(out_dir / "trends.csv", TREND_COLUMNS) as w:
+        w.writerows([r[c] for c in TREND_COLUMNS] for r in rows)
+    n = len(lectures)
+    if n:
+        plot_course(rows, n, out_dir / "trends.png")
+    by_student: dict[str, list[dict]] = {}
+    for r in rows:
+        by_student.setdefault(r["course_id"], []).append(r)
+    for cid, rs in by_student.items():
+        plot_course_student(rs, out_dir / "students" / f"{cid}.png", f"{rs[0]['name']} ({cid})")
+    e = html.escape
+    info = lecture_info or {}
+    parts = [f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>LectureLens: course</title>{HTML_STYLE}</head><body>
+<h1>Course overview</h1>
+<p>{n} lectures, {len(course)} students. Students are linked across lectures by name label
+and face; lectures are in file-name order.</p>
+<p class="caution"><b>Please read:</b> {e(CAUTION)}</p>"""]
+    if n:
+        parts.append('<img alt="class over the term" style="max-width:100%" src="trends.png">')
+    parts.append("<h2>Lectures</h2><table><tr><th>#</th><th>lecture</th><th>video</th>"
+                 "<th>students</th><th>report</th></tr>")
+    for i, lec in enumerate(lectures, 1):
+        href = os.path.relpath(lec.path / "report.html", out_dir)
+        secs = info.get(lec.name, {}).get("video_seconds")
+        dur = f"{float(secs) / 60:.1f} min" if secs else ""
+        parts.append(f"<tr><td>{i}</td><td>{e(lec.name)}</td><td>{dur}</td>"
+                     f"<td>{len(lec.students)}</td><td><a href=\"{e(href)}\">report</a></td>"
+                     "</tr>")
+    parts.append("</table>")
+    if failed:
+        parts.append("<h2>Recordings without a report</h2><ul>")
+        parts += [f"<li>{e(k)}: {e(reason)}</li>" for k, reason in failed]
+        parts.append("</ul>")
+    parts.append("<h2>Students</h2><table><tr><th>id</th><th>name</th><th>lectures seen</th>"
+                 "<th>mean engagement</th><th>mean valence</th><th>trend</th></tr>")
+    for cid, rs in by_student.items():
+        seen = [r for r in rs if r["attended"] == "yes"]
+        eng = [x for x in (_num(r["mean_engagement"]) for r in seen) if x == x]
+        val = [x for x in (_num(r["mean_valence"]) for r in seen) if x == x]
+        eng_txt = f"{sum(eng) / len(eng):.2f}" if eng else ""
+        val_txt = f"{sum(val) / len(val):+.2f}" if val else ""
+        parts.append(f"<tr><td>{e(cid)}</td><td>{e(rs[0]['name'])}</td><td>{len(seen)}/{n}</td>"
+                     f"<td>{eng_txt}</td><td>{val_txt}</td>"
+                     f'<td><a href="students/{e(cid)}.png">chart</a></td></tr>')
+    parts.append("</table><p class=\"muted\">trends.csv has every figure per student and "
+                 "lecture; course_roster.csv the student ids per lecture.</p></body></html>")
+    with atomic_open(out_dir / "index.html") as fh:
+        fh.write("\n".join(parts))
+    return {"lectures": n, "students": len(course), "path": str(out_dir / "index.html")}

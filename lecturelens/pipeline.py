@@ -149,13 +149,13 @@ class FeatureWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def report_dir(video: str | Path, outdir: str | Path) -> Path:
-    """Where the reports of ``video`` go: ``OUTDIR/<video stem>/``."""
-    return Path(outdir) / Path(video).stem
+def report_dir(video: str | Path, outdir: str | Path, name: str | None = None) -> Path:
+    """Where the reports of ``video`` go: ``OUTDIR/<name or video stem>/``."""
+    return Path(outdir) / (name or Path(video).stem)
 
 
 def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None = None,
-            progress: bool = True) -> dict:
+            progress: bool = True, name: str | None = None) -> dict:
     """Analyse one recording and write its reports into ``OUTDIR/<video stem>/``.
 
     Writes ``observations.csv`` (one row per face per sampled frame), ``tracks.csv`` (one row
@@ -168,6 +168,8 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         outdir: parent folder of the per-recording report folder.
         config: settings; defaults when ``None``.
         progress: show a progress bar on stderr.
+        name: report folder name (default: the video's stem; batches give two recordings
+            with one stem distinct names).
 
     Returns:
         The run record (the content of ``run.json``).
@@ -187,7 +189,7 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
 
         # A bad roster, like a bad video, stops the run before anything is written.
         roster = read_roster(config.roster)
-    dest = report_dir(video, outdir)
+    dest = report_dir(video, outdir, name)
     dest.mkdir(parents=True, exist_ok=True)
     record = {
         "status": "running",

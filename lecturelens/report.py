@@ -419,6 +419,14 @@ def _save_fig(fig, path: Path) -> None:
 
 # --- HTML ---------------------------------------------------------------------------------
 
+HTML_STYLE = """<style>body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1100px;
+color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;
+padding:3px 7px}th{background:#f3f3f3}.caution{background:#fff6d6;border:1px solid #e0c060;
+padding:10px 14px;border-radius:6px}.gifs img{margin:4px;border:1px solid #ccc}
+.student{margin-top:26px;border-top:1px solid #ddd;padding-top:8px}
+.muted{color:#777;font-size:12px}</style>"""
+
+
 def _percent(share) -> str:
     try:
         return f"{100 * float(share):.0f} %"
@@ -467,11 +475,7 @@ def write_html(dest: Path, res, run: dict, summaries: dict, students: list[dict]
     n = max(1, len(g))
     parts = [f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>LectureLens: {e(title)}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222}}
-table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ddd;padding:3px 7px}}
-th{{background:#f3f3f3}}.caution{{background:#fff6d6;border:1px solid #e0c060;padding:10px 14px;
-border-radius:6px}}.gifs img{{margin:4px;border:1px solid #ccc}}.student{{margin-top:26px;
-border-top:1px solid #ddd;padding-top:8px}}.muted{{color:#777;font-size:12px}}</style>
+{HTML_STYLE}
 </head><body>
 <h1>Lecture report: {e(title)}</h1>
 <p>{_mmss(duration)} of video, {len(students)} students, windows of

@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from lecturelens.cli import cli
-from lecturelens.course import load_lecture, match_lectures, write_course_roster
+from lecturelens.course import (load_lecture, match_lectures, write_course_roster,
+                                write_course_view)
 from lecturelens.errors import InputError
 from lecturelens.pipeline import STUDENT_COLUMNS, STUDENT_EMBEDDINGS_FILE
 
@@ -124,3 +125,36 @@ def test_same_class_two_recordings_different_tile_order(tmp_path, shared_videos)
             lectures[1][1].name) == ids[1]
     assert linked / len(people[0]) >= 0.95
     assert len(course) == len(people[0])
+
+
+def test_course_view_trends_and_index(tmp_path, faces):
+    a = _report(tmp_path / "lec1", [("S01", "Ana García", "Ana García", faces[0]),
+                                    ("S02", "Ben Okafor", "Ben Okafor", faces[1])])
+    b = _report(tmp_path / "lec2", [("S03", "Ana García", "Ana García", faces[0])])
+    # The report stage's columns and windows for lecture 1 only; lecture 2 has none yet.
+    rows = list(csv.DictReader(open(a / "students.csv", encoding="utf-8")))
+    with open(a / "students.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, list(rows[0]) + ["mean_engagement", "dominant_emotion"])
+        w.writeheader()
+        for r, eng in zip(rows, ("0.800", "0.400")):
+            w.writerow({**r, "mean_engagement": eng, "dominant_emotion": "happy"})
+    with open(a / "windows.csv", "w", newline="", encoding="utf-8") as fh:
+        fh.write("student_id,start,end,state,valence\nS01,0,8,ok,0.5\nS01,8,16,ok,0.1\n"
+                 "S01,16,24,camera_off,\nS02,0,8,insufficient,\n")
+    lectures = [load_lecture(a), load_lecture(b)]
+    course = match_lectures(lectures)
+    view = write_course_view(tmp_path / "c", lectures, course,
+                             failed=[("bad.mp4", "file is empty (0 bytes)")])
+    assert view["lectures"] == 2 and view["students"] == 2
+    trends = list(csv.DictReader(open(tmp_path / "c" / "trends.csv", encoding="utf-8")))
+    ana = [t for t in trends if t["name"] == "Ana García"]
+    ben = [t for t in trends if t["name"] == "Ben Okafor"]
+    assert [t["student_id"] for t in ana] == ["S01", "S03"]
+    assert ana[0]["mean_engagement"] == "0.800" and ana[0]["mean_valence"] == "0.300"
+    assert [t["attended"] for t in ben] == ["yes", "no"] and ben[0]["mean_valence"] == ""
+    html = (tmp_path / "c" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../lec1/report.html"' in html and 'href="../lec2/report.html"' in html
+    assert "bad.mp4: file is empty" in html and "not a measure of learning" in html
+    assert (tmp_path / "c" / "trends.png").stat().st_size > 1000
+    assert sorted(p.name for p in (tmp_path / "c" / "students").iterdir()) == ["C001.png",
+                                                                               "C002.png"]

@@ -73,32 +73,41 @@ def cli():
     Zoom/Teams lecture. Runs offline on the CPU."""
 
 
+def _analysis_options(f):
+    """Every analysis setting as an option, shared by ``analyze`` and ``batch``."""
+    for opt in reversed([
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="TOML config file with an [analyze] table (see "
+                          "lecturelens.sample.toml); options given here win over it."),
+        _config_option("fps", click.FloatRange(0.05, 30.0)),
+        _config_option("min_face", click.IntRange(1, 4096)),
+        _config_option("detect_min_size", click.IntRange(12, 4096)),
+        _config_option("detect_threshold", click.FloatRange(0.0, 1.0)),
+        _config_option("batch_size", click.IntRange(1, 256)),
+        _config_option("threads", click.IntRange(0, 256)),
+        _config_option("track_iou", click.FloatRange(0.0, 1.0)),
+        _config_option("track_max_gap", click.FloatRange(0.0, 3600.0)),
+        _config_option("track_max_appearance_change", click.FloatRange(0.0, 1.0)),
+        _config_option("emotion_model", str),
+        _config_option("emotion_weights", click.Path(dir_okay=False)),
+        _config_option("identity_model", str),
+        _config_option("identity_weights", click.Path(dir_okay=False)),
+        _config_option("ocr_lang", str),
+        _config_option("ocr_interval", click.FloatRange(1.0, 3600.0)),
+        _config_option("ocr_min_reads", click.IntRange(1, 100)),
+        _config_option("roster", click.Path(dir_okay=False)),
+        _config_option("eye_model", str),
+        _report_options,
+    ]):
+        f = opt(f)
+    return f
+
+
 @cli.command()
 @click.argument("video", type=click.Path(path_type=str))
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
               help="Folder for reports; each recording gets OUTDIR/<video name>/.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="TOML config file with an [analyze] table (see lecturelens.sample.toml); "
-                   "options given here win over it.")
-@_config_option("fps", click.FloatRange(0.05, 30.0))
-@_config_option("min_face", click.IntRange(1, 4096))
-@_config_option("detect_min_size", click.IntRange(12, 4096))
-@_config_option("detect_threshold", click.FloatRange(0.0, 1.0))
-@_config_option("batch_size", click.IntRange(1, 256))
-@_config_option("threads", click.IntRange(0, 256))
-@_config_option("track_iou", click.FloatRange(0.0, 1.0))
-@_config_option("track_max_gap", click.FloatRange(0.0, 3600.0))
-@_config_option("track_max_appearance_change", click.FloatRange(0.0, 1.0))
-@_config_option("emotion_model", str)
-@_config_option("emotion_weights", click.Path(dir_okay=False))
-@_config_option("identity_model", str)
-@_config_option("identity_weights", click.Path(dir_okay=False))
-@_config_option("ocr_lang", str)
-@_config_option("ocr_interval", click.FloatRange(1.0, 3600.0))
-@_config_option("ocr_min_reads", click.IntRange(1, 100))
-@_config_option("roster", click.Path(dir_okay=False))
-@_config_option("eye_model", str)
-@_report_options
+@_analysis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def analyze(video, outdir, config_file, quiet, **options):
     """Analyse one recording VIDEO and write reports into OUTDIR/<video name>/."""
@@ -116,6 +125,69 @@ def analyze(video, outdir, config_file, quiet, **options):
         rep = record.get("reports", {})
         click.echo(f"{rep.get('windows', 0)} windows, {rep.get('gifs', 0)} GIFs; open "
                    f"{report_dir(video, outdir) / 'report.html'}")
+
+
+@cli.command()
+@click.argument("archive", type=click.Path(path_type=str))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the reports (OUTDIR/<path in the archive>/), the run record "
+                   "batch.sqlite and course/.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Recordings analysed at once (local executor); each job gets cores/jobs "
+                   "torch threads unless --threads is given.")
+@click.option("--pattern", default=None,
+              help="Comma-separated file-name globs of recordings (case-insensitive). "
+                   "[default: *.mp4,*.mkv,*.mov,*.webm,*.m4v,*.avi]")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True, help="local processes, or tasks on a Dask cluster.")
+@click.option("--scheduler", default="",
+              help="Dask scheduler address (tcp://HOST:PORT) for --executor dask; workers need "
+                   "LectureLens installed and the archive and OUTDIR at the same paths.")
+@click.option("--force", is_flag=True, help="Redo recordings that are already done.")
+@click.option("--retry-failed", is_flag=True,
+              help="Retry recordings that failed on their input although it is unchanged.")
+@click.option("--no-course", is_flag=True, help="Do not build OUTDIR/course/.")
+@_analysis_options
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def batch(archive, outdir, jobs, pattern, executor, scheduler, force, retry_failed, no_course,
+          config_file, quiet, **options):
+    """Analyse every recording under ARCHIVE (recursively) into OUTDIR, resumably.
+
+    A rerun skips recordings already done with the same input and settings; a killed batch
+    loses nothing. Bad files end as failed with a reason and do not stop the batch. Exit code
+    4 when some recordings failed."""
+    from lecturelens.batch import DEFAULT_PATTERN, BatchSettings, run_batch
+    from lecturelens.config import load_config
+
+    _join_exclude(options)
+    config = load_config(config_file, **options)
+    settings = BatchSettings(pattern=pattern or DEFAULT_PATTERN, jobs=jobs, executor=executor,
+                             scheduler=scheduler, force=force, retry_failed=retry_failed,
+                             course=not no_course)
+    s = run_batch(archive, outdir, config, settings, progress=not quiet)
+    click.echo(f"{s.found} recordings: {len(s.done)} analysed, "
+               f"{len(s.skipped)} unchanged (skipped), {len(s.failed)} failed; "
+               f"{s.wall_seconds:.0f} s", err=True)
+    for key, reason in s.failed:
+        click.echo(f"  failed {key}: {reason}", err=True)
+    if s.course:
+        click.echo(f"course: {s.course['students']} students over {s.course['lectures']} "
+                   f"lectures; open {s.course['path']}", err=True)
+    sys.exit(s.exit_code)
+
+
+@cli.command("batch-status")
+@click.argument("outdir", type=click.Path(file_okay=False))
+def batch_status(outdir):
+    """Show the run record of a batch's OUTDIR: each recording's state and timings."""
+    from lecturelens.batch import read_record
+
+    for r in read_record(outdir):
+        detail = (r["reason"] if r["state"] == "failed" else
+                  f"{r['video_seconds'] or 0:.0f} s video in {r['wall_seconds'] or 0:.1f} s, "
+                  f"{r['students']} students, peak {r['peak_rss_mb'] or 0:.0f} MB"
+                  if r["state"] == "done" else "")
+        click.echo(f"{r['state']:<8} {r['key']}  {detail}")
 
 
 @cli.command()
@@ -343,18 +415,20 @@ def people():
 @click.argument("report_dirs", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
-              help="Folder for course_roster.csv and course_roster.json.")
+              help="Folder for the course view: course_roster.csv/.json, trends.csv/.png, "
+                   "students/*.png and index.html.")
 def people_match(report_dirs, outdir):
     """Link the same student across REPORT_DIRS (OUTDIR/<video>/ folders of `analyze`, in
-    course order) by name and face; write a course roster with per-lecture ids."""
-    from lecturelens.course import load_lecture, match_lectures, write_course_roster
+    course order) by name and face; write a course roster with per-lecture ids and each
+    student's trends over the lectures (`batch` does this by itself)."""
+    from lecturelens.course import load_lecture, match_lectures, write_course_view
 
     lectures = [load_lecture(d) for d in report_dirs]
     course = match_lectures(lectures)
-    path = write_course_roster(outdir, lectures, course)
+    view = write_course_view(outdir, lectures, course)
     linked = sum(len(c.ids) > 1 for c in course)
     click.echo(f"{len(course)} students over {len(lectures)} lectures ({linked} seen in more "
-               f"than one); roster: {path}")
+               f"than one); open {view['path']}")
 
 
 @cli.command("eval-people")
