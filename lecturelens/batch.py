@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at REAL, finished_at REAL, argv TEXT, archive TEXT, config_hash TEXT,
     executor TEXT, jobs INTEGER, found INTEGER, skipped INTEGER, done INTEGER, failed INTEGER,
-    status TEXT
+    status TEXT,
+    peak_rss_mb REAL                 -- of the batch process itself (it loads no model)
 );
 """
 
@@ -283,10 +284,13 @@ class RunRecord:
         return int(cur.lastrowid)
 
     def finish_batch(self, batch_id: int, summary: "BatchSummary", status: str) -> None:
+        import resource
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         self.db.execute("UPDATE batches SET finished_at = ?, found = ?, skipped = ?, done = ?, "
-                        "failed = ?, status = ? WHERE id = ?",
+                        "failed = ?, status = ?, peak_rss_mb = ? WHERE id = ?",
                         (time.time(), summary.found, len(summary.skipped), len(summary.done),
-                         len(summary.failed), status, batch_id))
+                         len(summary.failed), status, round(rss, 1), batch_id))
 
 
 @contextlib.contextmanager

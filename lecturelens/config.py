@@ -32,7 +32,12 @@ class AnalyzeConfig:
                                 12, 4096)
     detect_threshold: float = _opt(0.9, "MTCNN final-stage probability needed to keep a face.",
                                    0.0, 1.0)
-    batch_size: int = _opt(4, "Sampled frames sent to the face detector at once.", 1, 256)
+    detect_interval: float = _opt(
+        30.0, "Seconds between full face-detection passes; in between, known faces are "
+        "followed by MTCNN's last stage alone, and a full pass runs at once when a face is "
+        "lost or something changes outside the known faces. 0 = a full pass on every "
+        "sampled frame (slow).", 0.0, 3600.0)
+    batch_size: int = _opt(25, "Faces sent through the emotion model at once.", 1, 1024)
     threads: int = _opt(0, "Torch CPU threads (0 = one per core).", 0, 256)
     track_iou: float = _opt(0.3, "Minimum box overlap (IoU) to continue a face track.", 0.0, 1.0)
     track_max_gap: float = _opt(5.0, "Seconds a track may go undetected before it is closed.",
@@ -54,7 +59,7 @@ class AnalyzeConfig:
     ocr_lang: str = _opt("auto", "Tesseract language(s) for name labels, e.g. 'Latin', 'eng' "
                          "or 'eng+fra'; 'auto' = Latin (accents) when installed, else eng; "
                          "'none' skips name OCR.")
-    ocr_interval: float = _opt(30.0, "Seconds between routine re-reads of the name labels of "
+    ocr_interval: float = _opt(120.0, "Seconds between routine re-reads of the name labels of "
                                "an unchanged layout (a layout change is read at once).",
                                1.0, 3600.0)
     ocr_min_reads: int = _opt(3, "Readings of each face's label wanted before only routine "

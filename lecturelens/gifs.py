@@ -214,62 +214,83 @@ def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Momen
     """
     import sys
 
-    from moviepy import VideoFileClip
+    from moviepy import ImageSequenceClip
     from tqdm import tqdm
 
     dest = Path(dest)
     out = []
     if not moments:
         return out
-    clip = VideoFileClip(str(video), audio=False)
-    try:
-        for m in tqdm(moments, desc="gifs", unit="gif", disable=not progress, file=sys.stderr,
-                      leave=False):
-            span = _clip_span(m, obs, fps_sampled, settings.seconds)
-            if span is None:
-                continue
-            a, b, track = span
-            inside = (obs.t >= a - 0.5 / fps_sampled) & (obs.t <= b + 0.5 / fps_sampled)
-            mine = inside & (obs.track_id == track)
-            boxes = obs.box[mine]
-            box = (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())
-            others = list(obs.box[inside & (obs.track_id != track)])
-            times = [a + 0.05, (a + b) / 2, b - 0.05]
-            frames = [clip.get_frame(min(t, clip.duration - 1e-3)) for t in times]
-            if detector is not None:
-                others += _faces_near(detector, frames[1], box)
-            x1, y1, x2, y2 = tile_crop(frames, box, others)
-            width = min(settings.width, x2 - x1) if x2 - x1 >= 32 else settings.width
-            height = max(2, int(round((y2 - y1) * width / (x2 - x1))))
-            band = caption_band(width, [m.name, f"{m.emotion} · {_mmss(m.peak_t)}"])
+    for m in tqdm(moments, desc="gifs", unit="gif", disable=not progress, file=sys.stderr,
+                  leave=False):
+        span = _clip_span(m, obs, fps_sampled, settings.seconds)
+        if span is None:
+            continue
+        a, b, track = span
+        inside = (obs.t >= a - 0.5 / fps_sampled) & (obs.t <= b + 0.5 / fps_sampled)
+        mine = inside & (obs.track_id == track)
+        boxes = obs.box[mine]
+        box = (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())
+        others = list(obs.box[inside & (obs.track_id != track)])
+        frames = read_clip(video, a, b, settings.fps)
+        if not frames:
+            continue
+        probe_frames = [frames[0], frames[len(frames) // 2], frames[-1]]
+        if detector is not None:
+            others += _faces_near(detector, probe_frames[1], box)
+        x1, y1, x2, y2 = tile_crop(probe_frames, box, others)
+        width = min(settings.width, x2 - x1) if x2 - x1 >= 32 else settings.width
+        height = max(2, int(round((y2 - y1) * width / (x2 - x1))))
+        band = caption_band(width, [m.name, f"{m.emotion} · {_mmss(m.peak_t)}"])
+        import cv2
 
-            def frame_fn(img, x1=x1, y1=y1, x2=x2, y2=y2, width=width, height=height,
-                         band=band):
-                import cv2
-
-                tile = cv2.resize(np.ascontiguousarray(img[y1:y2, x1:x2]), (width, height),
-                                  interpolation=cv2.INTER_AREA)
-                return np.concatenate([tile, band], axis=0)
-
-            folder = dest / "gifs" / f"{m.student_id}_{_slug(m.name)}"
-            folder.mkdir(parents=True, exist_ok=True)
-            name = f"{m.emotion}_{int(m.peak_t) // 60:02d}m{int(m.peak_t) % 60:02d}s.gif"
-            path = folder / name
-            tmp = folder / f".{name}.tmp.gif"
-            try:
-                clip.subclipped(a, b).image_transform(frame_fn).write_gif(
-                    str(tmp), fps=settings.fps, logger=None)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-            out.append({"student_id": m.student_id, "name": m.name, "emotion": m.emotion,
-                        "strength": round(m.strength, 3), "t": round(m.peak_t, 1),
-                        "start": round(a, 2), "end": round(b, 2),
-                        "path": str(path.relative_to(dest)),
-                        "crop": [int(x1), int(y1), int(x2), int(y2)]})
-    finally:
-        clip.close()
+        shown = [np.concatenate([cv2.resize(np.ascontiguousarray(f[y1:y2, x1:x2]),
+                                            (width, height), interpolation=cv2.INTER_AREA),
+                                 band], axis=0) for f in frames]
+        del frames
+        folder = dest / "gifs" / f"{m.student_id}_{_slug(m.name)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{m.emotion}_{int(m.peak_t) // 60:02d}m{int(m.peak_t) % 60:02d}s.gif"
+        path = folder / name
+        tmp = folder / f".{name}.tmp.gif"
+        try:
+            ImageSequenceClip(shown, fps=settings.fps).write_gif(str(tmp), fps=settings.fps,
+                                                                  logger=None)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        out.append({"student_id": m.student_id, "name": m.name, "emotion": m.emotion,
+                    "strength": round(m.strength, 3), "t": round(m.peak_t, 1),
+                    "start": round(a, 2), "end": round(b, 2),
+                    "path": str(path.relative_to(dest)),
+                    "crop": [int(x1), int(y1), int(x2), int(y2)]})
     return out
+
+
+def read_clip(video: str | Path, start: float, end: float, fps: float) -> list[np.ndarray]:
+    """RGB frames of ``video`` from ``start`` to ``end`` seconds at ``fps``, full size.
+
+    One ffmpeg process per clip: it seeks to the keyframe before ``start`` and decodes only
+    from there (opening the video once and seeking frame by frame costs seconds per clip).
+    """
+    import subprocess
+
+    import cv2
+
+    from lecturelens.ingest import ffmpeg_exe
+
+    cap = cv2.VideoCapture(str(video))
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    cap.release()
+    if w <= 0 or h <= 0:
+        return []
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-ss", f"{max(start, 0):.3f}",
+         "-i", str(video), "-t", f"{max(end - start, 0.1):.3f}", "-an", "-vf", f"fps={fps:g}",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], capture_output=True, check=False)
+    data = np.frombuffer(proc.stdout, dtype=np.uint8)
+    n = len(data) // (w * h * 3)
+    return [data[i * w * h * 3:(i + 1) * w * h * 3].reshape(h, w, 3) for i in range(n)]
 
 
 def _faces_near(detector, frame: np.ndarray, box) -> list:

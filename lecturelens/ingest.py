@@ -13,7 +13,7 @@ import re
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -213,3 +213,50 @@ def iter_frames(info: VideoInfo, fps: float = 1.0, truncation_tolerance: float =
         raise InputError(f"{info.path}: video data ends at {last_t:.1f} s but the file says it "
                          f"lasts {info.duration:.1f} s; it is truncated or corrupt in the "
                          "middle; copy it again from the source")
+
+
+def prefetch(items: Iterable, depth: int = 4) -> Iterator:
+    """Yield from ``items``, produced by a background thread up to ``depth`` ahead.
+
+    Decoding (OpenCV and ffmpeg release the GIL) then runs on another core while the caller
+    runs the models. An exception in the producer is raised in the caller, in order.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="lecturelens-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.1)

@@ -16,8 +16,8 @@ import numpy as np
 from lecturelens import __version__
 from lecturelens.atomic import atomic_csv, write_json
 from lecturelens.config import AnalyzeConfig
-from lecturelens.detect import LANDMARK_NAMES, Face, FaceDetector
-from lecturelens.ingest import Frame, VideoInfo, iter_frames, probe
+from lecturelens.detect import LANDMARK_NAMES, Face, FaceDetector, FaceFollower
+from lecturelens.ingest import Frame, VideoInfo, iter_frames, prefetch, probe
 from lecturelens.signals import head_pose
 from lecturelens.track import Tracker, appearance_signature
 
@@ -85,17 +85,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return out
-
-
-def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
-    batch: list[Frame] = []
-    for f in frames:
-        batch.append(f)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _observation_row(frame: Frame, track_id: int, face: Face, probs=None, classes=(),
@@ -319,7 +308,8 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
     expected = max(1, math.ceil(info.duration * config.fps))
     n_frames = n_faces = 0
     last_t = 0.0
-    frames = timings.timed_iter("decode", iter_frames(info, fps=config.fps))
+    frames = timings.timed_iter("decode", prefetch(iter_frames(info, fps=config.fps)))
+    follow = FaceFollower(detector, config.detect_interval)
     # Student ids are known only once every track is seen: rows go to a hidden file first and
     # into observations.csv (atomically) at the end.
     rows_tmp = dest / ".observations.rows.tmp"
@@ -328,46 +318,43 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                 tqdm(total=expected, unit="frame", desc=Path(info.path).name,
                      disable=not progress, file=sys.stderr, leave=False) as bar:
             obs = csv.writer(raw)
-            for batch in _batches(frames, config.batch_size):
+            for frame in frames:
                 with timings.stage("detect"):
-                    detections = detector.detect([f.rgb for f in batch])
-                probs = [None] * len(batch)
-                if emotion is not None:
+                    faces = follow.faces(frame)
+                fprobs = None
+                if emotion is not None and faces:
                     with timings.stage("emotion"):
-                        crops = [crop_faces(f.rgb, faces, emotion.input_size)
-                                 for f, faces in zip(batch, detections)]
-                        p, feats = emotion.predict(np.concatenate(crops))
-                        splits = np.cumsum([len(c) for c in crops])[:-1]
-                        probs = np.split(p, splits)
+                        fprobs, feats = emotion.predict(
+                            crop_faces(frame.rgb, faces, emotion.input_size),
+                            batch_size=config.batch_size)
                         features.write(feats)
-                for frame, faces, fprobs in zip(batch, detections, probs):
-                    with timings.stage("track"):
-                        for face in faces:
-                            face.signature = appearance_signature(frame.rgb, face.box)
-                        before = tracker.next_id
-                        ids = tracker.update(frame.t, faces)
-                    if names is not None:
-                        # Before identity: a label that contradicts its track splits it.
-                        with timings.stage("ocr"):
-                            names.update(frame.t, frame.rgb, faces, ids,
-                                          new_track=tracker.next_id != before,
-                                          tracker=tracker)
-                    if embedder is not None:
-                        with timings.stage("identity"):
-                            embedder.update(frame.rgb, faces, ids)
-                    ears = [None] * len(faces)
-                    if eyes is not None:
-                        with timings.stage("eyes"):
-                            ears = eyes.ear(frame.rgb, faces)
-                    with timings.stage("write"):
-                        for k, (tid, face) in enumerate(zip(ids, faces)):
-                            obs.writerow(_observation_row(
-                                frame, tid, face, None if fprobs is None else fprobs[k],
-                                classes, ears[k]))
-                    n_faces += len(faces)
-                    last_t = frame.t
-                n_frames += len(batch)
-                bar.update(len(batch))
+                with timings.stage("track"):
+                    for face in faces:
+                        face.signature = appearance_signature(frame.rgb, face.box)
+                    before = tracker.next_id
+                    ids = tracker.update(frame.t, faces)
+                if names is not None:
+                    # Before identity: a label that contradicts its track splits it.
+                    with timings.stage("ocr"):
+                        names.update(frame.t, frame.rgb, faces, ids,
+                                     new_track=tracker.next_id != before, tracker=tracker,
+                                     changed=follow.changed)
+                if embedder is not None:
+                    with timings.stage("identity"):
+                        embedder.update(frame.rgb, faces, ids)
+                ears = [None] * len(faces)
+                if eyes is not None:
+                    with timings.stage("eyes"):
+                        ears = eyes.ear(frame.rgb, faces)
+                with timings.stage("write"):
+                    for k, (tid, face) in enumerate(zip(ids, faces)):
+                        obs.writerow(_observation_row(
+                            frame, tid, face, None if fprobs is None else fprobs[k],
+                            classes, ears[k]))
+                n_faces += len(faces)
+                last_t = frame.t
+                n_frames += 1
+                bar.update(1)
         with timings.stage("people"):
             students, track_student, track_names, absent = _people(
                 tracker, embedder, names, identity, roster, config,
@@ -411,6 +398,7 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                "students": len(students),
                "students_named": sum(s.named for s in students),
                "outputs": outputs}
+    summary["detection"] = follow.stats()
     if embedder is not None:
         summary["identity_embeddings"] = embedder.embedded
     if names is not None:

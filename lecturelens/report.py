@@ -315,10 +315,11 @@ def plot_timeline(res, path: Path, title: str) -> dict[str, list[dict]]:
     fig, axes = plt.subplots(3, 1, figsize=(11, 6.4), sharex=True,
                              gridspec_kw={"height_ratios": [3, 3, 1.4]})
     ax = axes[0]
-    for x in g:
-        colour = AFFECT_COLOURS.get(x["group_affect"])
-        if colour:
-            ax.axvspan(x["start"] / 60, x["end"] / 60, color=colour, lw=0)
+    for affect, colour in AFFECT_COLOURS.items():
+        xr = [(x["start"] / 60, (x["end"] - x["start"]) / 60) for x in g
+              if x["group_affect"] == affect]
+        if xr:
+            ax.broken_barh(xr, (-1, 2), color=colour, lw=0)
     ax.plot(mid, val, color="#333", lw=1.6, label="mean valence")
     ax.fill_between(mid, val - spread, val + spread, color="#555", alpha=0.18,
                     label="spread between students")
@@ -374,20 +375,30 @@ def plot_student(res, student_id: str, name: str, path: Path, duration: float) -
                "happy": "#2ca02c", "neutral": "#c7c7c7", "sad": "#1f77b4",
                "surprise": "#ff7f0e", "contempt": "#e377c2"}
     ax = axes[0]
+    # One artist per class and per state, not one per window: a 60-minute lecture has
+    # hundreds of windows, and matplotlib's cost grows with the number of artists.
+    spans: dict[str, list[tuple[float, float]]] = {}
     for r in rows:
-        a, b = r["start"] / 60, r["end"] / 60
         if r["state"] != "ok":
-            for axx in axes:
-                axx.axvspan(a, b, color=STATE_COLOURS.get(r["state"], "#eee"), lw=0)
+            spans.setdefault(r["state"], []).append((r["start"] / 60,
+                                                     (r["end"] - r["start"]) / 60))
+    for state, xr in spans.items():
+        for axx in axes:
+            axx.broken_barh(xr, (-1, 3), color=STATE_COLOURS.get(state, "#eee"), lw=0)
+    # Stacked areas over each run of consecutive usable windows (one polygon per class and
+    # run; a bar per window and class cost a second per chart on long lectures).
+    run: list[dict] = []
+    for r in rows + [{"state": "end"}]:
+        if r["state"] == "ok" and r.get("probs") is not None:
+            run.append(r)
             continue
-        probs = r.get("probs")
-        if probs is None:
-            continue
-        bottom = 0.0
-        for c, p in zip(res.classes, probs):
-            ax.bar((a + b) / 2, p, width=(b - a), bottom=bottom,
-                   color=colours.get(c, "#999"), lw=0)
-            bottom += p
+        if run:
+            x = [run[0]["start"] / 60] + [(q["start"] + q["end"]) / 120 for q in run] \
+                + [run[-1]["end"] / 60]
+            p = np.array([run[0]["probs"]] + [q["probs"] for q in run] + [run[-1]["probs"]],
+                         dtype=float)
+            ax.stackplot(x, p.T, colors=[colours.get(c, "#999") for c in res.classes], lw=0)
+            run = []
     ax.set_ylim(0, 1)
     ax.set_ylabel("emotion share")
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours.get(c, "#999")) for c in res.classes]

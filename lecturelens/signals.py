@@ -111,8 +111,14 @@ class EyeModel:
     def landmarks(self, gray: np.ndarray, face: Face) -> np.ndarray:
         """``68 x 2`` landmarks of ``face`` in a grayscale frame."""
         x1, y1, x2, y2 = (int(round(float(v))) for v in face.box)
-        shape = self._predictor(gray, self._dlib.rectangle(x1, y1, x2, y2))
-        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+        # dlib copies the image it is given: hand it the face's neighbourhood, not the frame
+        # (same landmarks; the predictor only samples pixels near the box).
+        w, h = x2 - x1, y2 - y1
+        ox, oy = max(0, x1 - w // 2), max(0, y1 - h // 2)
+        sub = np.ascontiguousarray(gray[oy:max(oy + 1, y2 + h // 2),
+                                        ox:max(ox + 1, x2 + w // 2)])
+        shape = self._predictor(sub, self._dlib.rectangle(x1 - ox, y1 - oy, x2 - ox, y2 - oy))
+        return np.array([(p.x + ox, p.y + oy) for p in shape.parts()], dtype=np.float64)
 
     def ear(self, rgb: np.ndarray, faces: Sequence[Face]) -> list[float]:
         """Eye aspect ratio of each face in one RGB frame."""

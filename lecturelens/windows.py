@@ -95,27 +95,54 @@ def read_observations(dest: str | Path) -> Observations:
     path = dest / "observations.csv"
     if not path.is_file():
         raise InputError(f"{path}: not found; run `lecturelens analyze` on the video first")
+    # Streamed into typed columns: a 3-hour lecture has ~270,000 rows, and a dict per row
+    # would hold over a gigabyte at once.
+    from array import array
+
     with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
-        header = reader.fieldnames or []
-    classes = tuple(c[2:] for c in header if c.startswith("p_"))
-    try:
-        obs = Observations(
-            t=_floats(rows, "t"), frame=np.array([int(r["frame"]) for r in rows], np.int64),
-            track_id=np.array([int(r["track_id"]) for r in rows], np.int64),
-            student_id=np.array([r["student_id"] for r in rows], dtype=object),
-            box=np.stack([_floats(rows, k) for k in ("x1", "y1", "x2", "y2")], 1)
-            if rows else np.zeros((0, 4)),
-            usable=np.array([r.get("quality", "ok") == "ok" for r in rows], bool),
-            yaw=_floats(rows, "yaw"), pitch=_floats(rows, "pitch"), ear=_floats(rows, "ear"),
-            probs=(np.array([[float(r[f"p_{c}"]) for c in classes] for r in rows], np.float32)
-                   if classes else np.zeros((len(rows), 0), np.float32)),
-            classes=classes, features=None)
-    except (KeyError, TypeError, ValueError) as exc:
-        # A truncated or hand-edited file: say which, not a traceback.
-        raise InputError(f"{path}: unreadable row or column ({type(exc).__name__}: {exc}); "
-                         "re-run `lecturelens analyze` on the video") from None
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        classes = tuple(c[2:] for c in header if c.startswith("p_"))
+        col = {c: i for i, c in enumerate(header)}
+        num_cols = ["t", "x1", "y1", "x2", "y2", "yaw", "pitch", "ear"]
+        nums = {c: array("d") for c in num_cols}
+        ints = {c: array("q") for c in ("frame", "track_id")}
+        probs = array("f")
+        students: list[str] = []
+        usable = bytearray()
+        n = 0
+        try:
+            idx = {c: col.get(c) for c in num_cols}
+            for r in reader:
+                for c, i in idx.items():
+                    v = r[i] if i is not None else ""
+                    nums[c].append(float(v) if v != "" else np.nan)
+                ints["frame"].append(int(r[col["frame"]]))
+                ints["track_id"].append(int(r[col["track_id"]]))
+                students.append(r[col["student_id"]])
+                q = col.get("quality")
+                usable.append(1 if q is None or r[q] == "ok" else 0)
+                for c in classes:
+                    probs.append(float(r[col[f"p_{c}"]]))
+                n += 1
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            # A truncated or hand-edited file: say which, not a traceback.
+            raise InputError(f"{path}: unreadable row or column ({type(exc).__name__}: "
+                             f"{exc}); re-run `lecturelens analyze` on the video") from None
+    f64 = {c: np.frombuffer(v, dtype=np.float64) if len(v) else np.zeros(0) for c, v in
+           nums.items()}
+    obs = Observations(
+        t=f64["t"], frame=np.frombuffer(ints["frame"], np.int64) if n else np.zeros(0, np.int64),
+        track_id=(np.frombuffer(ints["track_id"], np.int64) if n
+                  else np.zeros(0, np.int64)),
+        student_id=np.array(students, dtype=object),
+        box=np.stack([f64[k] for k in ("x1", "y1", "x2", "y2")], 1) if n else np.zeros((0, 4)),
+        usable=np.frombuffer(bytes(usable), np.uint8).astype(bool),
+        yaw=f64["yaw"], pitch=f64["pitch"], ear=f64["ear"],
+        probs=(np.frombuffer(probs, np.float32).reshape(n, len(classes)) if classes and n
+               else np.zeros((n, len(classes)), np.float32)),
+        classes=classes, features=None)
+    rows = range(n)
     feats = None
     fpath = dest / "emotion_features.npy"
     if classes and fpath.is_file():

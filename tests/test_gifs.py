@@ -57,3 +57,13 @@ def test_caption_band_fits_long_names():
     band = caption_band(120, ["Maximiliane Anastasia Wolkenstein-Trostburg", "happy · 1:02"])
     assert band.shape[1] == 120 and band.shape[2] == 3 and band.shape[0] > 20
     assert band.max() > 200  # the text is drawn
+
+
+def test_read_clip_decodes_only_the_span_at_the_gif_rate(testsrc_video):
+    from lecturelens.gifs import read_clip
+
+    frames = read_clip(testsrc_video, 1.0, 3.0, fps=5)
+    assert 9 <= len(frames) <= 11  # 2 s at 5 fps
+    assert frames[0].shape == (240, 320, 3) and frames[0].dtype == np.uint8
+    assert not np.array_equal(frames[0], frames[-1])  # the test pattern moves
+    assert read_clip(testsrc_video, 10.0, 12.0, fps=5) == []  # past the end

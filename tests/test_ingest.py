@@ -120,3 +120,27 @@ def test_unreadable_permissions(tmp_path, testsrc_video):
     shutil.copy(testsrc_video, p)
     p.chmod(0)
     _bad(p, "permission")
+
+
+def test_prefetch_keeps_order_raises_in_order_and_stops_early():
+    import threading
+
+    from lecturelens.ingest import prefetch
+
+    assert list(prefetch(range(100), depth=3)) == list(range(100))
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("corrupt frame")
+
+    got = []
+    with pytest.raises(ValueError, match="corrupt frame"):
+        for x in prefetch(failing()):
+            got.append(x)
+    assert got == [1, 2]
+    it = prefetch(iter(range(10 ** 9)), depth=2)
+    assert next(it) == 0
+    it.close()  # the consumer stops: the producer thread must end too
+    assert not any(t.name == "lecturelens-decode" and t.is_alive()
+                   for t in threading.enumerate())

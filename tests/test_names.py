@@ -405,3 +405,23 @@ def test_name_stage_drops_labels_over_faces_and_implausible_text():
     got = {tid: v.best()[0] for tid, v in stage.votes.items()}
     assert "|| 1" not in got.values() and "" not in got.values()
     assert not stage.camera_off.votes
+
+
+def test_name_stage_skips_finding_labels_while_nothing_changed(monkeypatch):
+    import lecturelens.names as names_mod
+
+    frame, rects, faces = _gallery()
+    ids = list(range(1, 7))
+    found = []
+    real = names_mod.find_labels
+    monkeypatch.setattr(names_mod, "find_labels", lambda rgb: found.append(1) or real(rgb))
+    stage = NameStage(_FakeReader(rects, NAMES), interval=30.0, min_reads=1, min_spacing=2.0)
+    assert stage.update(0.0, frame, faces, ids, changed=False)  # the first frame is read
+    assert len(found) == 1
+    for t in (3.0, 4.0, 5.0):  # a still scene, every track read once: labels not looked for
+        assert not stage.update(t, frame, faces, ids, changed=False)
+    assert len(found) == 1
+    assert not stage.update(6.0, frame, faces, ids, changed=True)  # looked, same layout
+    assert len(found) == 2
+    assert stage.update(31.0, frame, faces, ids, changed=False)  # the routine re-read is due
+    assert stage.rounds == 2
