@@ -101,6 +101,25 @@ def tile_crop(frames: Sequence[np.ndarray], box, others: Sequence = (), margin: 
     bx1, by1, bx2, by2 = (float(v) for v in box)
     bx1, by1 = max(0, int(np.floor(bx1))), max(0, int(np.floor(by1)))
     bx2, by2 = min(w, int(np.ceil(bx2))), min(h, int(np.ceil(by2)))
+    # A face cut by its tile's edge gets a box that reaches past the edge: cut the box at a
+    # flat, static line crossing it (searched from the box's centre outwards).
+    cx, cy = (bx1 + bx2) // 2, (by1 + by2) // 2
+    for y in range(cy, by2):
+        if _flat(gray[:, y, bx1:bx2], flat_std):
+            by2 = y
+            break
+    for y in range(cy, by1 - 1, -1):
+        if _flat(gray[:, y, bx1:bx2], flat_std):
+            by1 = y + 1
+            break
+    for x in range(cx, bx2):
+        if _flat(gray[:, by1:by2, x], flat_std):
+            bx2 = x
+            break
+    for x in range(cx, bx1 - 1, -1):
+        if _flat(gray[:, by1:by2, x], flat_std):
+            bx1 = x + 1
+            break
     fw, fh = bx2 - bx1, by2 - by1
     left, right = max(0, int(bx1 - margin * fw)), min(w, int(bx2 + margin * fw))
     top, bottom = max(0, int(by1 - margin * fh)), min(h, int(by2 + margin * fh))
@@ -183,7 +202,9 @@ def _clip_span(m: Moment, obs, fps: float, seconds: float) -> tuple[float, float
         lo -= 1
     while hi < len(ts) - 1 and ts[hi + 1] - ts[hi] <= 2.0 / fps:
         hi += 1
-    first, last = ts[lo] - 0.5 / fps, ts[hi] + 0.5 / fps
+    # Only between the track's own samples: half a sample before its first one the tile may
+    # still show the previous layout.
+    first, last = ts[lo], ts[hi]
     a = max(first, m.peak_t - seconds / 2, 0.0)
     b = min(last, a + seconds)
     a = max(first, min(a, b - seconds), 0.0)
