@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 DEMO_VIDEO := sample_videos/gallery_3x4.mp4
 
-.PHONY: install system-deps test test-fast demo sample clean
+.PHONY: install system-deps test test-fast demo sample bench clean
 
 install: system-deps $(VENV)/.installed
 
@@ -42,6 +42,12 @@ sample: install $(DEMO_VIDEO)
 demo: sample
 	$(VENV)/bin/lecturelens doctor
 	$(VENV)/bin/lecturelens analyze $(DEMO_VIDEO) -o reports
+
+# Speed: analyze vs the naive pipeline on a 25-tile 720p gallery (composed once, ~5 min;
+# then ~6 min per run). Prints x real time, stage times, peak memory, the speed-up; writes
+# bench/results/speed.json.
+bench: install
+	$(PY) bench/speed.py
 
 clean:
 	rm -rf reports sample_videos/*.mp4 sample_videos/*.json .pytest_cache

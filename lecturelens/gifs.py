@@ -82,6 +82,14 @@ def _flat(lines: np.ndarray, flat_std: float) -> bool:
     return float(means.max() - means.min()) <= 2.0
 
 
+def _first_flat(positions, line, flat_std: float) -> int | None:
+    """The first position whose ``line(position)`` is a flat, static line."""
+    for p in positions:
+        if _flat(line(p), flat_std):
+            return p
+    return None
+
+
 def tile_crop(frames: Sequence[np.ndarray], box, others: Sequence = (), margin: float = 0.6,
               flat_std: float = 2.0) -> tuple[int, int, int, int]:
     """The crop ``(x1, y1, x2, y2)`` around a face that stays inside its tile.
@@ -103,23 +111,21 @@ def tile_crop(frames: Sequence[np.ndarray], box, others: Sequence = (), margin: 
     bx2, by2 = min(w, int(np.ceil(bx2))), min(h, int(np.ceil(by2)))
     # A face cut by its tile's edge gets a box that reaches past the edge: cut the box at a
     # flat, static line crossing it (searched from the box's centre outwards).
+    def row(y):
+        return gray[:, y, bx1:bx2]
+
+    def col(x):
+        return gray[:, by1:by2, x]
+
     cx, cy = (bx1 + bx2) // 2, (by1 + by2) // 2
-    for y in range(cy, by2):
-        if _flat(gray[:, y, bx1:bx2], flat_std):
-            by2 = y
-            break
-    for y in range(cy, by1 - 1, -1):
-        if _flat(gray[:, y, bx1:bx2], flat_std):
-            by1 = y + 1
-            break
-    for x in range(cx, bx2):
-        if _flat(gray[:, by1:by2, x], flat_std):
-            bx2 = x
-            break
-    for x in range(cx, bx1 - 1, -1):
-        if _flat(gray[:, by1:by2, x], flat_std):
-            bx1 = x + 1
-            break
+    if (y := _first_flat(range(cy, by2), row, flat_std)) is not None:
+        by2 = y
+    if (y := _first_flat(range(cy, by1 - 1, -1), row, flat_std)) is not None:
+        by1 = y + 1
+    if (x := _first_flat(range(cx, bx2), col, flat_std)) is not None:
+        bx2 = x
+    if (x := _first_flat(range(cx, bx1 - 1, -1), col, flat_std)) is not None:
+        bx1 = x + 1
     fw, fh = bx2 - bx1, by2 - by1
     left, right = max(0, int(bx1 - margin * fw)), min(w, int(bx2 + margin * fw))
     top, bottom = max(0, int(by1 - margin * fh)), min(h, int(by2 + margin * fh))
@@ -137,22 +143,14 @@ def tile_crop(frames: Sequence[np.ndarray], box, others: Sequence = (), margin: 
                 top = max(top, int(np.ceil((oy2 + by1) / 2)))
             elif oy1 >= by2:
                 bottom = min(bottom, int((by2 + oy1) / 2))
-    for x in range(bx1 - 1, left - 1, -1):
-        if _flat(gray[:, by1:by2, x], flat_std):
-            left = x + 1
-            break
-    for x in range(bx2, right):
-        if _flat(gray[:, by1:by2, x], flat_std):
-            right = x
-            break
-    for y in range(by1 - 1, top - 1, -1):
-        if _flat(gray[:, y, bx1:bx2], flat_std):
-            top = y + 1
-            break
-    for y in range(by2, bottom):
-        if _flat(gray[:, y, bx1:bx2], flat_std):
-            bottom = y
-            break
+    if (x := _first_flat(range(bx1 - 1, left - 1, -1), col, flat_std)) is not None:
+        left = x + 1
+    if (x := _first_flat(range(bx2, right), col, flat_std)) is not None:
+        right = x
+    if (y := _first_flat(range(by1 - 1, top - 1, -1), row, flat_std)) is not None:
+        top = y + 1
+    if (y := _first_flat(range(by2, bottom), row, flat_std)) is not None:
+        bottom = y
     return (min(left, bx1), min(top, by1), max(right, bx2), max(bottom, by2))
 
 
