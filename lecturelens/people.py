@@ -68,7 +68,8 @@ class NameVotes:
 
         Readings are grouped by similarity (OCR slips such as ``Nilson``/``Nilsson`` vote
         together); the group with the most confidence wins, and its most confident exact
-        spelling is the name. Confidence = the group's share of all confidence x its mean
+        spelling is the name (ignoring case; a capitalised spelling wins over
+        ``farid Haddad``). Confidence = the group's share of all confidence x its mean
         Tesseract confidence.
         """
         if not self.readings:
@@ -85,7 +86,15 @@ class NameVotes:
         total = sum(sum(c) for c in self.readings.values())
         weight = [sum(sum(self.readings[t]) for t in g) for g in groups]
         gi = int(np.argmax(weight))
-        name = groups[gi][0]
+        # Spellings that differ only in case are one reading (Tesseract confuses F and f);
+        # of those, a capitalised one is the name (names are capitalised on labels).
+        by_case: dict[str, float] = {}
+        for t in groups[gi]:
+            by_case[t.casefold()] = by_case.get(t.casefold(), 0.0) + sum(self.readings[t])
+        key = max(by_case, key=by_case.get)
+        spellings = [t for t in groups[gi] if t.casefold() == key]
+        capitalised = [t for t in spellings if all(w[:1].isupper() for w in t.split())]
+        name = (capitalised or spellings)[0]
         confs = [c for t in groups[gi] for c in self.readings[t]]
         return name, float(weight[gi] / total * np.mean(confs)) if total > 0 else 0.0
 

@@ -294,3 +294,17 @@ def test_snap_to_roster_everyone_absent_and_min_similarity():
     assert snap_to_roster(students, ["Ana García"], min_similarity=101) == ["Ana García"]
     assert students[0].name == "Ana Garcia" and students[0].on_roster == "no"
     assert snap_to_roster([], ["Ana García"]) == ["Ana García"]
+
+
+def test_votes_capitalised_spelling_wins_over_a_case_slip():
+    from lecturelens.people import NameVotes
+
+    v = NameVotes()
+    for text, conf in [("farid Haddad", 0.9), ("farid Haddad", 0.9), ("Farid Haddad", 0.8),
+                       ("Farid Hadad", 0.7)]:
+        v.add(text, conf)
+    assert v.best()[0] == "Farid Haddad"
+    w = NameVotes()
+    for _ in range(3):
+        w.add("Lena van der Berg", 0.9)  # lower-case particles are kept when read so
+    assert w.best()[0] == "Lena van der Berg"
