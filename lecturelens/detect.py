@@ -279,16 +279,20 @@ class FaceFollower:
 class SceneChange:
     """Notices changes outside the known faces between sampled frames.
 
-    Frames are compared as 160-pixel-wide grey thumbnails. The known faces and the space
-    around them (where heads and shoulders move) are masked out; when more than ``share`` of
-    the rest changed by more than ``level`` grey levels, something new may hold a face (a
-    camera turned on, a new layout, a screen share ending).
+    Frames are compared as 160-pixel-wide grey thumbnails, in cells of 8x8 thumbnail pixels
+    (about 64x64 pixels of a 720p frame). Each known face and a little space around it (where
+    a head moves) are masked out. When, in some cell that is mostly unmasked, more than
+    ``share`` of the unmasked pixels changed by more than ``level`` grey levels, something
+    new may hold a face there: a camera turned on, a new layout, a screen share ending. A
+    local test, not a share of the whole frame: a tile turning on in a 5x5 gallery is 2 % of
+    the frame.
     """
 
-    def __init__(self, width: int = 160, level: int = 24, share: float = 0.01):
+    def __init__(self, width: int = 160, level: int = 24, share: float = 0.4, cell: int = 8):
         self.width = width
         self.level = level
         self.share = share
+        self.cell = cell
         self._prev: np.ndarray | None = None
 
     def update(self, rgb: np.ndarray, faces: Sequence[Face]) -> bool:
@@ -306,9 +310,12 @@ class SceneChange:
         for f in faces:
             x1, y1, x2, y2 = (float(v) * scale for v in f.box)
             fw, fh = x2 - x1, y2 - y1
-            mask[max(0, int(y1 - 0.8 * fh)):max(0, int(y2 + 1.5 * fh) + 1),
-                 max(0, int(x1 - 1.0 * fw)):max(0, int(x2 + 1.0 * fw) + 1)] = False
-        if not mask.any():
-            return False
-        diff = np.abs(thumb.astype(np.int16) - prev.astype(np.int16)) > self.level
-        return float(diff[mask].mean()) > self.share
+            mask[max(0, int(y1 - 0.5 * fh)):max(0, int(y2 + 1.0 * fh) + 1),
+                 max(0, int(x1 - 0.5 * fw)):max(0, int(x2 + 0.5 * fw) + 1)] = False
+        diff = (np.abs(thumb.astype(np.int16) - prev.astype(np.int16)) > self.level) & mask
+        c = self.cell
+        hh, ww = (thumb.shape[0] // c) * c, (thumb.shape[1] // c) * c
+        free = mask[:hh, :ww].reshape(hh // c, c, ww // c, c).sum(axis=(1, 3))
+        changed = diff[:hh, :ww].reshape(hh // c, c, ww // c, c).sum(axis=(1, 3))
+        usable = free >= c * c // 2
+        return bool((changed[usable] > self.share * free[usable]).any())
