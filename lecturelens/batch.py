@@ -467,8 +467,7 @@ class DaskExecutor:
 
     def submit(self, key: str, args: tuple) -> str:
         fut = self.client.submit(analyze_one, *args, pure=False,
-                                 key=f"lecturelens-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
-                                     f"-{time.time_ns()}")
+                                 key=f"lecturelens-{_slot(key)}-{time.time_ns()}")
         self.running[fut] = key
         return "dask"
 
@@ -637,7 +636,7 @@ def _run(record: RunRecord, recs: list[Recording], archive: Path, outdir: Path,
             executor = LocalExecutor(settings.jobs)
             threads = worker_threads(config, settings.jobs)
         staging = outdir / STAGING_DIR
-        base = {**config.to_dict()}
+        base = config.to_dict()
         queue = list(todo)
         by_key = {r.key: r for r in todo}
 

@@ -250,16 +250,13 @@ class FaceFollower:
             reason = "interval"
         elif changed:
             reason = "scene change"
-        if reason is None and self._faces:
+        if reason is None:
             refined = self.detector.refine(frame.rgb, self._faces)
             if any(f is None for f in refined):
                 reason = "face lost"
             else:
                 faces = sorted(refined, key=reading_order)
                 self.refined += 1
-        elif reason is None:
-            faces = []
-            self.refined += 1
         if reason is not None:
             faces = self.detector.detect([frame.rgb])[0]
             self._last_full = frame.t

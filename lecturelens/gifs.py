@@ -233,6 +233,7 @@ def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Momen
     """
     import sys
 
+    import cv2
     from moviepy import ImageSequenceClip
     from tqdm import tqdm
 
@@ -240,6 +241,7 @@ def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Momen
     out = []
     if not moments:
         return out
+    size = _frame_size(video)
     for m in tqdm(moments, desc="gifs", unit="gif", disable=not progress, file=sys.stderr,
                   leave=False):
         span = _clip_span(m, obs, fps_sampled, settings.seconds)
@@ -251,7 +253,7 @@ def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Momen
         boxes = obs.box[mine]
         box = (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())
         others = list(obs.box[inside & (obs.track_id != track)])
-        frames = read_clip(video, a, b, settings.fps)
+        frames = read_clip(video, a, b, settings.fps, size)
         if not frames:
             continue
         probe_frames = [frames[0], frames[len(frames) // 2], frames[-1]]
@@ -261,8 +263,6 @@ def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Momen
         width = min(settings.width, x2 - x1) if x2 - x1 >= 32 else settings.width
         height = max(2, int(round((y2 - y1) * width / (x2 - x1))))
         band = caption_band(width, [m.name, f"{m.emotion} · {_mmss(m.peak_t)}"])
-        import cv2
-
         shown = [np.concatenate([cv2.resize(np.ascontiguousarray(f[y1:y2, x1:x2]),
                                             (width, height), interpolation=cv2.INTER_AREA),
                                  band], axis=0) for f in frames]
@@ -286,21 +286,30 @@ def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Momen
     return out
 
 
-def read_clip(video: str | Path, start: float, end: float, fps: float) -> list[np.ndarray]:
+def _frame_size(video: str | Path) -> tuple[int, int]:
+    """``(width, height)`` of the video's frames; ``(0, 0)`` when it cannot be opened."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    try:
+        return int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        cap.release()
+
+
+def read_clip(video: str | Path, start: float, end: float, fps: float,
+              size: tuple[int, int] | None = None) -> list[np.ndarray]:
     """RGB frames of ``video`` from ``start`` to ``end`` seconds at ``fps``, full size.
 
     One ffmpeg process per clip: it seeks to the keyframe before ``start`` and decodes only
     from there (opening the video once and seeking frame by frame costs seconds per clip).
+    ``size`` is the frame size when the caller knows it already.
     """
     import subprocess
 
-    import cv2
-
     from lecturelens.ingest import ffmpeg_exe
 
-    cap = cv2.VideoCapture(str(video))
-    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    cap.release()
+    w, h = size or _frame_size(video)
     if w <= 0 or h <= 0:
         return []
     proc = subprocess.run(

@@ -341,9 +341,12 @@ class NameStage:
         if since < self.min_spacing:
             return False
         changed = key != self._last_key and len(key ^ self._last_key) > 0.2 * max(len(key), 1)
-        needy = any(self.votes[tid].n < self.min_reads if tid in self.votes else True
-                    for tid in track_ids)
-        return changed or new_track or needy
+        return changed or new_track or self._needy(track_ids)
+
+    def _needy(self, track_ids: Sequence[int]) -> bool:
+        """Some visible track still has fewer than ``min_reads`` readings."""
+        return any(self.votes[tid].n < self.min_reads if tid in self.votes else True
+                   for tid in track_ids)
 
     def update(self, t: float, rgb: np.ndarray, faces: Sequence[Face],
                track_ids: list[int], new_track: bool = False, tracker=None,
@@ -359,9 +362,8 @@ class NameStage:
         """
         if not changed and not new_track and self._last_round is not None:
             since = t - self._last_round
-            if since < self.interval and (since < self.min_spacing or not any(
-                    self.votes[tid].n < self.min_reads if tid in self.votes else True
-                    for tid in track_ids)):
+            if since < self.interval and (since < self.min_spacing
+                                          or not self._needy(track_ids)):
                 return False
         labels = find_labels(rgb)
         key = layout_key(labels)

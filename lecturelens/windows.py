@@ -84,11 +84,6 @@ class StudentInfo:
     camera_off: list[tuple[float, float]] = field(default_factory=list)
 
 
-def _floats(rows, key):
-    return np.array([float(r[key]) if r.get(key, "") not in ("", None) else np.nan
-                     for r in rows], dtype=np.float64)
-
-
 def read_observations(dest: str | Path) -> Observations:
     """Load ``observations.csv`` (and ``emotion_features.npy`` when present) of a report."""
     dest = Path(dest)
@@ -113,6 +108,7 @@ def read_observations(dest: str | Path) -> Observations:
         n = 0
         try:
             idx = {c: col.get(c) for c in num_cols}
+            q = col.get("quality")
             for r in reader:
                 for c, i in idx.items():
                     v = r[i] if i is not None else ""
@@ -120,7 +116,6 @@ def read_observations(dest: str | Path) -> Observations:
                 ints["frame"].append(int(r[col["frame"]]))
                 ints["track_id"].append(int(r[col["track_id"]]))
                 students.append(r[col["student_id"]])
-                q = col.get("quality")
                 usable.append(1 if q is None or r[q] == "ok" else 0)
                 for c in classes:
                     probs.append(float(r[col[f"p_{c}"]]))
@@ -142,13 +137,12 @@ def read_observations(dest: str | Path) -> Observations:
         probs=(np.frombuffer(probs, np.float32).reshape(n, len(classes)) if classes and n
                else np.zeros((n, len(classes)), np.float32)),
         classes=classes, features=None)
-    rows = range(n)
     feats = None
     fpath = dest / "emotion_features.npy"
     if classes and fpath.is_file():
         feats = np.load(fpath, mmap_mode="r")
-        if len(feats) != len(rows):
-            raise InputError(f"{fpath}: {len(feats)} rows but observations.csv has {len(rows)};"
+        if len(feats) != n:
+            raise InputError(f"{fpath}: {len(feats)} rows but observations.csv has {n};"
                              " re-run `lecturelens analyze`")
     obs.features = feats
     return obs
