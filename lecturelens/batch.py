@@ -33,6 +33,7 @@ from typing import Callable, Iterator, Sequence
 from lecturelens import __version__
 from lecturelens.config import AnalyzeConfig
 from lecturelens.errors import ConfigError, InputError, LectureLensError
+from lecturelens.procs import die_with_parent
 
 RECORD_FILE = "batch.sqlite"
 LOCK_FILE = ".batch.lock"
@@ -370,14 +371,10 @@ def analyze_one(key: str, video: str, staging: str, name: str, config: dict,
     return out
 
 
-def _child(conn, args) -> None:
+def _child(conn, parent: int, args) -> None:
     """Entry point of a local worker process."""
     # Die with the batch: a killed batch must not leave orphans writing into its staging.
-    with contextlib.suppress(Exception):
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    die_with_parent(parent)
     conn.send(analyze_one(*args))
     conn.close()
 
@@ -400,7 +397,7 @@ class LocalExecutor:
 
     def submit(self, key: str, args: tuple) -> str:
         recv, send = self.ctx.Pipe(duplex=False)
-        p = self.ctx.Process(target=_child, args=(send, args), daemon=True,
+        p = self.ctx.Process(target=_child, args=(send, os.getpid(), args), daemon=True,
                              name=f"lecturelens-{key}")
         p.start()
         send.close()

@@ -223,7 +223,8 @@ def test_kill_9_mid_batch_then_rerun_completes_without_duplicates(archive, tmp_p
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 4, r.stderr  # the bad files are still bad
     rows = {x["key"]: x for x in read_record(out)}
-    assert all(rows[k]["state"] == "done" for k in GOOD)
+    assert all(rows[k]["state"] == "done" for k in GOOD), \
+        {k: (rows[k]["state"], rows[k]["reason"]) for k in GOOD}
     for k, t in first_done.items():  # finished before the kill: not redone
         assert rows[k]["finished_at"] == t and rows[k]["attempts"] == 1
     reports = sorted(p.parent.relative_to(out).as_posix() for p in out.rglob("run.json"))

@@ -182,7 +182,13 @@ def create_emotion_model(name: str = DEFAULT_EMOTION_MODEL, weights: str | Path 
         nets = []
         for f in files:
             net = build_lensnet(num_classes=len(entry.classes), in_chans=entry.channels)
-            state = torch.load(f["path"], map_location="cpu", weights_only=True)
+            try:
+                state = torch.load(f["path"], map_location="cpu", weights_only=True)
+            except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's file
+                # torch's own message suggests weights_only=False, which would run the pickle.
+                raise ModelError(f"{f['path']}: not a loadable {name} weights file "
+                                 f"({type(exc).__name__}); give a state dict saved by "
+                                 "`lecturelens train-emotion`") from None
             _load_state(net, {k: v.float() if v.is_floating_point() else v
                               for k, v in state.items()}, name, f["path"])
             nets.append(net)

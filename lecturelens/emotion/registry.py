@@ -11,8 +11,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: sha256 of the committed lensnet_fer weights (models/lensnet_fer.pt); set when trained.
 LENSNET_FER_SHA256 = "3ab450036c9dd6dfa91007d4e20820baedf57365d10f432af866a11104505830"
-#: sha256 of the second ensemble member (models/lensnet_fer_b.pt: same recipe, seed 1).
-LENSNET_FER_B_SHA256 = "4184946a999ec97e9c709609f25a504e10823505348ca594bd5c3d039529ed60"
+#: sha256 of the second ensemble member (models/lensnet_fer_c.pt: same recipe, seed 2, 50
+#: epochs; chosen over the seed-1 net on val, see models/lensnet_fer.md).
+LENSNET_FER_C_SHA256 = "e2baf8998b4a3895a70ac9f84973b84d31710370822d2feba54d05c7a7a095eb"
 
 register(ModelEntry(
     name="lensnet-fer",
@@ -20,7 +21,7 @@ register(ModelEntry(
     architecture="ensemble of two timm ResNets (BasicBlock [2,2,2,2], channels 32-256, 3x3 "
                  "stem), 48x48 gray",
     files=(WeightFile("repo:models/lensnet_fer.pt", LENSNET_FER_SHA256),
-           WeightFile("repo:models/lensnet_fer_b.pt", LENSNET_FER_B_SHA256)),
+           WeightFile("repo:models/lensnet_fer_c.pt", LENSNET_FER_C_SHA256)),
     licence="weights: trained by LectureLens on FER2013 (research data set, ICML 2013 "
             "challenge; no licence file) - research use; code MIT",
     origin="trained by this project (models/lensnet_fer.md)",
@@ -31,7 +32,7 @@ register(ModelEntry(
     classes=FER7,
     builder="lensnet",
     default=True,
-    notes="mean probabilities of two nets (seeds 0 and 1) with flip test-time augmentation; "
+    notes="mean probabilities of two nets (seeds 0 and 2) with flip test-time augmentation; "
           "features: both nets' 256-d pooled penultimate layers, concatenated (512-d)",
 ))
 
