@@ -7,7 +7,6 @@ import math
 import platform
 import sys
 import time
-from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -18,8 +17,7 @@ from lecturelens import __version__
 from lecturelens.atomic import atomic_csv, write_json
 from lecturelens.config import AnalyzeConfig
 from lecturelens.detect import LANDMARK_NAMES, Face, FaceDetector, FaceFollower
-from lecturelens.emotion.worker import EmotionWorker
-from lecturelens.ingest import VideoInfo, iter_frames, prefetch, probe
+from lecturelens.ingest import Frame, VideoInfo, iter_frames, prefetch, probe
 from lecturelens.signals import head_pose
 from lecturelens.track import Tracker, appearance_signature
 
@@ -89,10 +87,10 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _observation_row(t: float, index: int, track_id: int, face: Face, probs=None,
-                     classes=(), ear: float | None = None) -> list:
+def _observation_row(frame: Frame, track_id: int, face: Face, probs=None, classes=(),
+                     ear: float | None = None) -> list:
     yaw, pitch = head_pose(face.landmarks)
-    row = ([f"{t:.3f}", index, track_id, ""]
+    row = ([f"{frame.t:.3f}", frame.index, track_id, ""]
            + [f"{v:.1f}" for v in face.box]
            + [f"{v:.1f}" for v in face.landmarks.reshape(-1)]
            + [f"{face.prob:.4f}", face.quality, f"{yaw:.1f}", f"{pitch:.1f}",
@@ -170,7 +168,6 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
             turns out to be truncated while decoding (``run.json`` says failed).
     """
     config = (config or AnalyzeConfig()).validate()
-    emotion = None
     started = time.time()
     timings = Timings()
     with timings.stage("probe"):
@@ -194,24 +191,23 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
     }
     try:
         with timings.stage("load_models"):
-            threads = config.threads
-            if config.emotion_model.lower() != "none":
-                from lecturelens.emotion.worker import create_emotion_runner
-
-                # Started first: a child process loads it while this one loads the others.
-                emotion, threads = create_emotion_runner(
-                    config.emotion_model, weights=config.emotion_weights or None,
-                    threads=config.threads, batch_size=config.batch_size)
             detector = FaceDetector(min_face=config.min_face,
                                     detect_min_size=config.detect_min_size,
-                                    threshold=config.detect_threshold, threads=threads)
+                                    threshold=config.detect_threshold, threads=config.threads)
+            emotion = None
+            if config.emotion_model.lower() != "none":
+                from lecturelens.emotion import create_emotion_model
+
+                emotion = create_emotion_model(config.emotion_model,
+                                               weights=config.emotion_weights or None,
+                                               threads=config.threads)
             identity = None
             if config.identity_model.lower() != "none":
                 from lecturelens.identity import create_identity_model
 
                 identity = create_identity_model(config.identity_model,
                                                  weights=config.identity_weights or None,
-                                                 threads=threads)
+                                                 threads=config.threads)
             from lecturelens.signals import create_eye_model
 
             eyes = create_eye_model(config.eye_model)
@@ -262,8 +258,6 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         record["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        if emotion is not None:
-            emotion.close()
         record["timings"] = timings.rounded()
         record["wall_seconds"] = round(time.time() - started, 3)
         # Share of the wall time per stage: e.g. how much name OCR costs (it must stay small).
@@ -324,32 +318,16 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                 tqdm(total=expected, unit="frame", desc=Path(info.path).name,
                      disable=not progress, file=sys.stderr, leave=False) as bar:
             obs = csv.writer(raw)
-            # Frames whose emotion results are still to come. With the model in its own
-            # process, frame k's rows are written while it works on frame k+1.
-            pending: deque = deque()
-            keep = 1 if isinstance(emotion, EmotionWorker) else 0
-
-            def write_pending(keep: int) -> None:
-                while len(pending) > keep:
-                    t, index, faces, ids, ears, asked = pending.popleft()
-                    fprobs = None
-                    if asked:
-                        with timings.stage("emotion_wait"):
-                            fprobs, feats = emotion.result()
-                        features.write(feats)
-                    with timings.stage("write"):
-                        for k, (tid, face) in enumerate(zip(ids, faces)):
-                            obs.writerow(_observation_row(
-                                t, index, tid, face, None if fprobs is None else fprobs[k],
-                                classes, ears[k]))
-
             for frame in frames:
                 with timings.stage("detect"):
                     faces = follow.faces(frame)
-                asked = emotion is not None and bool(faces)
-                if asked:
-                    with timings.stage("emotion_submit" if keep else "emotion"):
-                        emotion.submit(crop_faces(frame.rgb, faces, emotion.input_size))
+                fprobs = None
+                if emotion is not None and faces:
+                    with timings.stage("emotion"):
+                        fprobs, feats = emotion.predict(
+                            crop_faces(frame.rgb, faces, emotion.input_size),
+                            batch_size=config.batch_size)
+                        features.write(feats)
                 with timings.stage("track"):
                     for face in faces:
                         face.signature = appearance_signature(frame.rgb, face.box)
@@ -368,16 +346,15 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                 if eyes is not None:
                     with timings.stage("eyes"):
                         ears = eyes.ear(frame.rgb, faces)
-                pending.append((frame.t, frame.index, faces, ids, ears, asked))
-                write_pending(keep)
+                with timings.stage("write"):
+                    for k, (tid, face) in enumerate(zip(ids, faces)):
+                        obs.writerow(_observation_row(
+                            frame, tid, face, None if fprobs is None else fprobs[k],
+                            classes, ears[k]))
                 n_faces += len(faces)
                 last_t = frame.t
                 n_frames += 1
                 bar.update(1)
-            write_pending(0)
-        if keep:
-            # The model's own compute time, spent beside the other stages.
-            timings.seconds["emotion"] = emotion.seconds
         with timings.stage("people"):
             students, track_student, track_names, absent = _people(
                 tracker, embedder, names, identity, roster, config,

@@ -174,74 +174,9 @@ def test_eval_emotion_on_real_fer_faces(tmp_path):
     json.dumps(res)
 
 
-def _astronaut_crops(astronaut, face, n=25):
-    # Real face crops, a little different each (shifted boxes), as one frame's faces would be.
-    from lecturelens.detect import Face
 
-    faces = [Face(box=face.box + np.float32(i % 5), landmarks=face.landmarks + np.float32(i % 5),
-                  prob=face.prob) for i in range(n)]
-    return crop_faces(astronaut, faces, 48)
-
-
-def test_worker_process_gives_the_inline_results(lensnet, astronaut, astronaut_face):
-    from lecturelens.emotion.worker import EmotionWorker, InlineEmotion
-
-    crops = _astronaut_crops(astronaut, astronaut_face)
-    inline = InlineEmotion(lensnet)
-    worker = EmotionWorker("lensnet-fer", threads=1)
-    try:
-        assert worker.classes == lensnet.classes and worker.feature_dim == lensnet.feature_dim
-        assert [w["sha256"] for w in worker.weights] == [w["sha256"] for w in lensnet.weights]
-        # Two batches in flight come back in order.
-        worker.submit(crops)
-        worker.submit(crops[:3])
-        inline.submit(crops)
-        inline.submit(crops[:3])
-        for n in (25, 3):
-            (p, f), (q, g) = worker.result(), inline.result()
-            assert p.shape == q.shape == (n, 7) and f.shape == g.shape == (n, lensnet.feature_dim)
-            assert np.abs(p - q).max() < 0.02 and (p.argmax(1) == q.argmax(1)).all()
-            assert np.abs(f - g).max() < 0.05 * np.abs(g).max()
-        assert worker.seconds > 0 and inline.seconds > 0
-    finally:
-        worker.close()
-    assert not worker.alive
-
-
-def test_worker_reports_a_bad_weights_file_and_a_dead_child(tmp_path, astronaut,
-                                                            astronaut_face):
-    import os
-    import signal
-
-    from lecturelens.emotion.worker import EmotionWorker
-
+def test_a_bad_lensnet_weights_file_is_a_one_line_model_error(tmp_path):
     bad = tmp_path / "lensnet.pt"
     bad.write_bytes(b"not a checkpoint")
-    worker = EmotionWorker("lensnet-fer", weights=str(bad))
-    with pytest.raises(ModelError, match="lensnet.pt"):
-        worker.classes
-    assert not worker.alive
-
-    worker = EmotionWorker("lensnet-fer")
-    try:
-        worker.submit(_astronaut_crops(astronaut, astronaut_face, 2))
-        worker.result()
-        os.kill(worker._proc.pid, signal.SIGKILL)
-        with pytest.raises(ModelError, match="worker process died .*signal 9"):
-            worker.submit(_astronaut_crops(astronaut, astronaut_face, 2))
-            worker.result()
-    finally:
-        worker.close()
-
-
-def test_runner_uses_a_child_process_only_with_a_second_core():
-    from lecturelens.emotion.worker import EmotionWorker, InlineEmotion, create_emotion_runner
-
-    runner, left = create_emotion_runner("lensnet-fer", threads=1)
-    assert isinstance(runner, InlineEmotion) and left == 1
-    runner, left = create_emotion_runner("lensnet-fer", threads=2)
-    try:
-        assert isinstance(runner, EmotionWorker) and left == 1
-        assert runner.name == "lensnet-fer"
-    finally:
-        runner.close()
+    with pytest.raises(ModelError, match=r"lensnet.pt: not a loadable lensnet-fer weights file"):
+        create_emotion_model("lensnet-fer", weights=bad)
