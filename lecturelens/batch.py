@@ -33,7 +33,6 @@ from typing import Callable, Iterator, Sequence
 from lecturelens import __version__
 from lecturelens.config import AnalyzeConfig
 from lecturelens.errors import ConfigError, InputError, LectureLensError
-from lecturelens.procs import die_with_parent
 
 RECORD_FILE = "batch.sqlite"
 LOCK_FILE = ".batch.lock"
@@ -372,9 +371,17 @@ def analyze_one(key: str, video: str, staging: str, name: str, config: dict,
 
 
 def _child(conn, parent: int, args) -> None:
-    """Entry point of a local worker process."""
+    """Entry point of a local worker process (``parent``: the batch's pid)."""
     # Die with the batch: a killed batch must not leave orphans writing into its staging.
-    die_with_parent(parent)
+    # PR_SET_PDEATHSIG covers a batch that dies from now on; the pid check one that died
+    # while this process was still starting (a loaded machine).
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
     conn.send(analyze_one(*args))
     conn.close()
 

@@ -360,11 +360,10 @@ class NameStage:
         frame (see :class:`~lecturelens.detect.FaceFollower`): then the labels are not even
         looked for unless a round is due anyway (finding them costs 20 ms a frame).
         """
-        if not changed and not new_track and self._last_round is not None:
-            since = t - self._last_round
-            if since < self.interval and (since < self.min_spacing
-                                          or not self._needy(track_ids)):
-                return False
+        if not changed and not self._due(t, self._last_key, track_ids, new_track):
+            # Nothing changed outside the faces, so the layout is the last one: a round is due
+            # only for the reasons that need no new labels.
+            return False
         labels = find_labels(rgb)
         key = layout_key(labels)
         if not self._due(t, key, track_ids, new_track):

@@ -124,18 +124,15 @@ def read_observations(dest: str | Path) -> Observations:
             # A truncated or hand-edited file: say which, not a traceback.
             raise InputError(f"{path}: unreadable row or column ({type(exc).__name__}: "
                              f"{exc}); re-run `lecturelens analyze` on the video") from None
-    f64 = {c: np.frombuffer(v, dtype=np.float64) if len(v) else np.zeros(0) for c, v in
-           nums.items()}
+    f64 = {c: np.frombuffer(v, dtype=np.float64) for c, v in nums.items()}
     obs = Observations(
-        t=f64["t"], frame=np.frombuffer(ints["frame"], np.int64) if n else np.zeros(0, np.int64),
-        track_id=(np.frombuffer(ints["track_id"], np.int64) if n
-                  else np.zeros(0, np.int64)),
+        t=f64["t"], frame=np.frombuffer(ints["frame"], np.int64),
+        track_id=np.frombuffer(ints["track_id"], np.int64),
         student_id=np.array(students, dtype=object),
-        box=np.stack([f64[k] for k in ("x1", "y1", "x2", "y2")], 1) if n else np.zeros((0, 4)),
-        usable=np.frombuffer(bytes(usable), np.uint8).astype(bool),
+        box=np.stack([f64[k] for k in ("x1", "y1", "x2", "y2")], 1),
+        usable=np.frombuffer(usable, np.uint8).astype(bool),
         yaw=f64["yaw"], pitch=f64["pitch"], ear=f64["ear"],
-        probs=(np.frombuffer(probs, np.float32).reshape(n, len(classes)) if classes and n
-               else np.zeros((n, len(classes)), np.float32)),
+        probs=np.frombuffer(probs, np.float32).reshape(n, len(classes)),
         classes=classes, features=None)
     feats = None
     fpath = dest / "emotion_features.npy"
