@@ -49,3 +49,28 @@ def test_train_emotion_cli_rejects_a_file(tmp_path):
     f.write_text("x")
     res = CliRunner().invoke(cli, ["train-emotion", str(f)])
     assert res.exit_code == 2
+
+
+def test_fine_tune_on_the_faces_analyze_would_cut(tmp_path, tiny_fer):
+    import cv2
+
+    from lecturelens.emotion.data import face_crops, load_rgb, photo_detector, photo_faces
+
+    train(tiny_fer, tmp_path / "a", epochs=1, batch=8, threads=1, export=tmp_path / "a.pt",
+          log=lambda s: None)
+    logs = []
+    res = train(tiny_fer, tmp_path / "b", epochs=1, batch=8, threads=1, crops="faces",
+                init=tmp_path / "a.pt", cache=tmp_path / "cache", log=logs.append)
+    assert res["epochs_done"] == 1 and 0 <= res["test_acc"] <= 1
+    assert any(line.startswith("initialised from") for line in logs)
+    d = np.load(tmp_path / "cache" / "train_faces.npz")
+    assert d["x"].shape == (4 * 7, 48, 48) and d["found"].mean() > 0.5
+    # The training crop of an image is the crop eval-emotion (and analyze) give the model.
+    img = load_rgb(tiny_fer / "train" / "angry" / "0.jpg")
+    faces = photo_faces(photo_detector(threads=1), [img])
+    assert faces[0] is not None
+    crop = cv2.cvtColor(face_crops([img], faces, 48)[0], cv2.COLOR_RGB2GRAY)
+    assert np.array_equal(crop, d["x"][0])
+    assert not np.array_equal(crop, cv2.cvtColor(img, cv2.COLOR_RGB2GRAY))
+    with pytest.raises(ValueError, match="crops must be one of"):
+        train(tiny_fer, tmp_path / "c", crops="aligned", log=lambda s: None)

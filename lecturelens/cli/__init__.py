@@ -374,14 +374,21 @@ def models_verify():
               "(the schedule still spans --epochs); continue later with --resume.")
 @click.option("--bf16/--no-bf16", default=None, help="bfloat16 autocast while training "
               "[default: on when the CPU computes bfloat16 natively]")
+@click.option("--crops", type=click.Choice(["whole", "faces"]), default="whole",
+              show_default=True, help="whole: train on the images as they are; faces: on the "
+              "faces cut from them as analyze and eval-emotion cut them (detected once, cached).")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False),
+              help="Start from these weights (e.g. fine-tune a whole-image model on faces).")
+@click.option("--cache", type=click.Path(file_okay=False),
+              help="Folder for the decoded splits (share it between runs) [default: OUT/cache]")
 def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, export, stop_after,
-                  bf16):
+                  bf16, crops, init, cache):
     """Train the default emotion model (lensnet-fer) on DATA_DIR/{train,val[,test]}/<label>/."""
     from lecturelens.emotion.train import train
 
     res = train(data_dir, out, epochs=epochs, batch=batch, lr=lr, threads=threads, seed=seed,
-                resume=resume, export=export, stop_after=stop_after, bf16=bf16,
-                log=click.echo)
+                resume=resume, export=export, stop_after=stop_after, bf16=bf16, crops=crops,
+                init=init, cache=cache, log=click.echo)
     click.echo(f"best val accuracy {res['best_val']:.4f}"
                + (f", test accuracy {res['test_acc']:.4f}" if "test_acc" in res else ""))
 

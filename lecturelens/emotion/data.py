@@ -1,4 +1,11 @@
-"""Labelled face-image folders (``DATA_DIR/<label>/*.jpg``) and label-name mapping."""
+"""Labelled face-image folders (``DATA_DIR/<label>/*.jpg``), label-name mapping, and the
+faces in such photos as the emotion models see them.
+
+Evaluation and training cut faces out of these photos the way ``analyze`` cuts them out of a
+frame: MTCNN (on an upscaled copy when the image is small), then the shared crop function;
+when no face is found (a tight crop such as FER2013's 48x48 faces often is) the whole image
+is used.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ _ALIASES = {
 }
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+DETECT_SIDE = 160  # small images are upscaled to this side before face detection
 
 
 def canonical_label(name: str) -> str | None:
@@ -74,3 +82,70 @@ def load_gray(items: list[tuple[Path, str]], classes: tuple[str, ...], size: int
             xs.append(np.asarray(im, dtype=np.uint8))
         ys.append(index[label])
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """An image file as ``H x W x 3`` uint8 RGB."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def photo_detector(threads: int = 0):
+    """The MTCNN settings for single-face photos (small faces allowed, one pyramid)."""
+    from lecturelens.detect import FaceDetector
+
+    return FaceDetector(min_face=1, detect_min_size=20, threshold=0.8, threads=threads)
+
+
+def photo_faces(detector, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """The most prominent face of each photo: ``(box, landmarks)`` in the photo's pixels, or
+    ``None`` where MTCNN finds none."""
+    import cv2
+
+    scales = [max(1.0, DETECT_SIDE / max(im.shape[:2])) for im in images]
+    big = [im if s == 1.0 else cv2.resize(im, (round(im.shape[1] * s), round(im.shape[0] * s)),
+                                          interpolation=cv2.INTER_CUBIC)
+           for im, s in zip(images, scales)]
+    out = []
+    for fs, s in zip(detector.detect(big), scales):
+        best = max(fs, key=lambda f: f.prob * f.width) if fs else None
+        out.append(None if best is None else (best.box / s, best.landmarks / s))
+    return out
+
+
+def face_crops(images: list[np.ndarray], faces, size: int) -> np.ndarray:
+    """``N x size x size x 3`` crops of :func:`photo_faces`' faces (whole image where none)."""
+    from lecturelens.emotion.align import crop_face
+
+    return np.stack([crop_face(im, *(f if f is not None else (None, None)), size)
+                     for im, f in zip(images, faces)])
+
+
+def load_face_crops(items: list[tuple[Path, str]], classes: tuple[str, ...], size: int = 48,
+                    threads: int = 0, chunk: int = 256, progress: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`load_gray`, but each image is the face cut as ``analyze`` would cut it.
+
+    Returns:
+        ``(crops, labels, found)``: ``N x size x size`` uint8 grayscale crops, class indices,
+        and whether a face was detected (else the crop is the whole image).
+    """
+    import cv2
+    from tqdm import tqdm
+
+    index = {c: i for i, c in enumerate(classes)}
+    items = [(p, label) for p, label in items if label in index]
+    detector = photo_detector(threads)
+    xs, found = [], []
+    with tqdm(total=len(items), unit="img", disable=not progress, desc="faces") as bar:
+        for start in range(0, len(items), chunk):
+            images = [load_rgb(p) for p, _ in items[start:start + chunk]]
+            faces = photo_faces(detector, images)
+            crops = face_crops(images, faces, size)
+            xs += [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in crops]
+            found += [f is not None for f in faces]
+            bar.update(len(images))
+    return (np.stack(xs), np.asarray([index[label] for _, label in items], np.int64),
+            np.asarray(found))

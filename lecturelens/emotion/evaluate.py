@@ -1,9 +1,8 @@
 """``lecturelens eval-emotion``: accuracy, per-class recall and confusion matrix of an emotion
 model on any folder laid out as ``DATA_DIR/<label>/*.jpg``.
 
-Faces are detected first (MTCNN, on an upscaled copy when the image is small) and cut with
-the same crop function as ``analyze``; when no face is found (a tight crop such as FER2013's
-48x48 faces often is) the whole image is used. Label names are mapped to the model's classes
+Faces are detected first and cut as ``analyze`` cuts them (:mod:`.data`); when no face is
+found the whole image is used. Label names are mapped to the model's classes
 (``anger``/``angry``, ``happiness``/``happy`` ...); classes the model lacks are reported and
 skipped.
 """
@@ -17,17 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from lecturelens.emotion import DEFAULT_EMOTION_MODEL, create_emotion_model
-from lecturelens.emotion.align import crop_face
-from lecturelens.emotion.data import list_labelled_images
-
-DETECT_SIDE = 160  # small images are upscaled to this side before face detection
-
-
-def _load_rgb(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+from lecturelens.emotion.data import (face_crops, list_labelled_images, load_rgb,
+                                     photo_detector, photo_faces)
 
 
 def evaluate_folder(data_dir: str | Path, model: str = DEFAULT_EMOTION_MODEL,
@@ -49,7 +39,6 @@ def evaluate_folder(data_dir: str | Path, model: str = DEFAULT_EMOTION_MODEL,
         ``confusion`` (rows: true class, columns: predicted, both in ``classes`` order),
         ``skipped`` label counts, ``faces_found`` share, ``ms_per_image``.
     """
-    import cv2
     from tqdm import tqdm
 
     em = create_emotion_model(model, weights=weights, threads=threads)
@@ -58,35 +47,17 @@ def evaluate_folder(data_dir: str | Path, model: str = DEFAULT_EMOTION_MODEL,
     items = list_labelled_images(data_dir)
     skipped = Counter(label for _, label in items if label not in index)
     items = [(p, label) for p, label in items if label in index]
-    detector = None
-    if detect:
-        from lecturelens.detect import FaceDetector
-
-        detector = FaceDetector(min_face=1, detect_min_size=20, threshold=0.8, threads=threads)
+    detector = photo_detector(threads) if detect else None
     confusion = np.zeros((len(classes), len(classes)), np.int64)
     found = 0
     t0 = time.perf_counter()
     with tqdm(total=len(items), unit="img", disable=not progress, desc="eval-emotion") as bar:
         for start in range(0, len(items), chunk):
             part = items[start:start + chunk]
-            images = [_load_rgb(p) for p, _ in part]
-            faces = [None] * len(images)
-            if detector is not None:
-                scales = [max(1.0, DETECT_SIDE / max(im.shape[:2])) for im in images]
-                big = [im if s == 1.0 else cv2.resize(im, (round(im.shape[1] * s),
-                                                           round(im.shape[0] * s)),
-                                                      interpolation=cv2.INTER_CUBIC)
-                       for im, s in zip(images, scales)]
-                for i, (fs, s) in enumerate(zip(detector.detect(big), scales)):
-                    if fs:
-                        best = max(fs, key=lambda f: f.prob * f.width)
-                        faces[i] = (best.box / s, best.landmarks / s)
-            crops = []
-            for im, f in zip(images, faces):
-                box, lm = f if f is not None else (None, None)
-                found += f is not None
-                crops.append(crop_face(im, box, lm, em.input_size))
-            probs, _ = em.predict(np.stack(crops))
+            images = [load_rgb(p) for p, _ in part]
+            faces = photo_faces(detector, images) if detector else [None] * len(images)
+            found += sum(f is not None for f in faces)
+            probs, _ = em.predict(face_crops(images, faces, em.input_size))
             for (_, label), pred in zip(part, probs.argmax(1)):
                 confusion[index[label], pred] += 1
             bar.update(len(part))
