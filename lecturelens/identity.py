@@ -136,12 +136,7 @@ def create_identity_model(name: str = DEFAULT_IDENTITY_MODEL, weights: str | Pat
     Raises:
         ModelError: unknown name, weights missing (with how to get them) or not loadable.
     """
-    entry = get_model_entry(name)
-    if entry.task != "face-identity":
-        raise ModelError(f"{name} is a {entry.task} model, not a face-identity model; choose "
-                         f"from: {', '.join(e.name for e in identity_models())}")
-    if weights and not Path(weights).is_file():
-        raise ModelError(f"{weights}: identity weights file not found")
+    entry = get_model_entry(name, task="face-identity", weights=weights)
     override = {entry.files[0].filename: Path(weights)} if weights else None
     files = entry.check(override)
     if entry.builder == "dlib-resnet":

@@ -208,14 +208,30 @@ def all_models() -> list[ModelEntry]:
     return sorted(_load_all().values(), key=lambda e: (e.task, e.name))
 
 
-def get_model_entry(name: str) -> ModelEntry:
-    """Look up a registry entry; an unknown name lists the choices."""
+def get_model_entry(name: str, task: str | None = None,
+                    weights: str | Path | None = None) -> ModelEntry:
+    """Look up a registry entry; an unknown name lists the choices.
+
+    Args:
+        name: registry name.
+        task: when given, the entry must be a model for this task (else the error lists
+            that task's models).
+        weights: a user's weight file meant to replace the entry's; it must exist.
+    """
     reg = _load_all()
     try:
-        return reg[name]
+        entry = reg[name]
     except KeyError:
         raise ModelError(f"unknown model {name!r}; choose from: {', '.join(sorted(reg))}"
                          ) from None
+    if task is not None and entry.task != task:
+        article = "an" if task[0] in "aeiou" else "a"
+        choices = ", ".join(e.name for e in all_models() if e.task == task)
+        raise ModelError(f"{name} is a {entry.task} model, not {article} {task} model; "
+                         f"choose from: {choices}")
+    if weights and not Path(weights).is_file():
+        raise ModelError(f"{weights}: {task or entry.task} weights file not found")
+    return entry
 
 
 _FACENET = "package:facenet_pytorch/data/"

@@ -416,7 +416,9 @@ def plot_student(res, student_id: str, name: str, path: Path, duration: float) -
     ax.set_xlim(0, max(duration / 60, 1e-3))
     ax.set_ylabel("engagement")
     _time_axis(ax)
-    fig.tight_layout()
+    # Fixed margins (what tight_layout chose for this size): tight_layout measured every
+    # text's extent and took a third of the time of each of a lecture's 25 charts.
+    fig.subplots_adjust(left=0.075, right=0.965, top=0.865, bottom=0.12, hspace=0.13)
     _save_fig(fig, path)
 
 

@@ -15,7 +15,6 @@ from typing import Sequence
 import numpy as np
 
 from lecturelens.detect import Face
-from lecturelens.errors import ModelError
 from lecturelens.models import ModelEntry, WeightFile, get_model_entry, register
 
 #: Nose tip depth in front of the eyes' plane, in inter-ocular distances (anthropometric
@@ -96,10 +95,7 @@ class EyeModel:
     def __init__(self, name: str = DEFAULT_EYE_MODEL):
         import dlib
 
-        self.entry = get_model_entry(name)
-        if self.entry.task != "face-landmarks":
-            raise ModelError(f"{name} is a {self.entry.task} model, not a face-landmarks "
-                             f"model; choose {DEFAULT_EYE_MODEL} or none")
+        self.entry = get_model_entry(name, task="face-landmarks")
         self.weights = self.entry.check()
         self._dlib = dlib
         self._predictor = dlib.shape_predictor(self.weights[0]["path"])

@@ -6,8 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from lecturelens.cli import cli
-from lecturelens.course import (load_lecture, match_lectures, write_course_roster,
-                                write_course_view)
+from lecturelens.course import load_lecture, match_lectures, write_course_view
 from lecturelens.errors import InputError
 from lecturelens.pipeline import STUDENT_COLUMNS, STUDENT_EMBEDDINGS_FILE
 

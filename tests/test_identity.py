@@ -204,5 +204,5 @@ def test_vggface2_not_a_state_dict(tmp_path):
 
 
 def test_vggface2_missing_weights(tmp_path):
-    with pytest.raises(ModelError, match=r"missing\.pt: identity weights file not found"):
+    with pytest.raises(ModelError, match=r"missing\.pt: face-identity weights file not found"):
         create_identity_model("vggface2", weights=tmp_path / "missing.pt")

@@ -1,5 +1,3 @@
-import urllib.error
-
 import pytest
 
 from lecturelens.errors import ModelError

@@ -163,12 +163,7 @@ def create_emotion_model(name: str = DEFAULT_EMOTION_MODEL, weights: str | Path 
 
     if threads > 0:
         torch.set_num_threads(threads)
-    entry = get_model_entry(name)
-    if entry.task != "emotion":
-        raise ModelError(f"{name} is a {entry.task} model, not an emotion model; choose from: "
-                         f"{', '.join(e.name for e in emotion_models())}")
-    if weights and not Path(weights).is_file():
-        raise ModelError(f"{weights}: emotion weights file not found")
+    entry = get_model_entry(name, task="emotion", weights=weights)
     if weights:
         # One user-given file replaces the whole entry (an ensemble becomes one net).
         files = entry.check({entry.files[0].filename: Path(weights)})[:1]
