@@ -74,3 +74,13 @@ def test_fine_tune_on_the_faces_analyze_would_cut(tmp_path, tiny_fer):
     assert not np.array_equal(crop, cv2.cvtColor(img, cv2.COLOR_RGB2GRAY))
     with pytest.raises(ValueError, match="crops must be one of"):
         train(tiny_fer, tmp_path / "c", crops="aligned", log=lambda s: None)
+
+
+def test_a_bad_init_file_is_a_one_line_model_error(tmp_path, tiny_fer):
+    from lecturelens.errors import ModelError
+
+    bad = tmp_path / "init.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError, match=r"init\.pt: not a loadable lensnet-fer weights file"):
+        train(tiny_fer, tmp_path / "run", epochs=1, batch=8, threads=1, init=bad,
+              log=lambda s: None)

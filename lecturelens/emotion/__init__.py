@@ -172,20 +172,12 @@ def create_emotion_model(name: str = DEFAULT_EMOTION_MODEL, weights: str | Path 
     path = files[0]["path"]
     kind, _, arch = entry.builder.partition(":")
     if kind == "lensnet":
-        from lecturelens.emotion.nets import build_lensnet
+        from lecturelens.emotion.nets import build_lensnet, read_lensnet_weights
 
         nets = []
         for f in files:
             net = build_lensnet(num_classes=len(entry.classes), in_chans=entry.channels)
-            try:
-                state = torch.load(f["path"], map_location="cpu", weights_only=True)
-            except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's file
-                # torch's own message suggests weights_only=False, which would run the pickle.
-                raise ModelError(f"{f['path']}: not a loadable {name} weights file "
-                                 f"({type(exc).__name__}); give a state dict saved by "
-                                 "`lecturelens train-emotion`") from None
-            _load_state(net, {k: v.float() if v.is_floating_point() else v
-                              for k, v in state.items()}, name, f["path"])
+            _load_state(net, read_lensnet_weights(f["path"], name), name, f["path"])
             nets.append(net)
         return EmotionModel(entry, nets, files, tta_flip=True, fast=True)
     if kind == "hsemotion":

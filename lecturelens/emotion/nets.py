@@ -33,3 +33,23 @@ def build_lensnet(num_classes: int = 7, in_chans: int = 1, channels=LENSNET_CHAN
     model.conv1 = nn.Conv2d(in_chans, 64, kernel_size=3, stride=1, padding=1, bias=False)
     model.bn1 = nn.BatchNorm2d(64)
     return model
+
+
+def read_lensnet_weights(path, name: str = "lensnet-fer") -> dict:
+    """A lensnet state dict file (float16 as exported, or float32) as float32 tensors.
+
+    Raises:
+        ModelError: the file is not a loadable state dict.
+    """
+    import torch
+
+    from lecturelens.errors import ModelError
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's file
+        # torch's own message suggests weights_only=False, which would run the pickle.
+        raise ModelError(f"{path}: not a loadable {name} weights file "
+                         f"({type(exc).__name__}); give a state dict saved by "
+                         "`lecturelens train-emotion`") from None
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}

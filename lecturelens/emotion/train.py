@@ -144,14 +144,16 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         crops: ``whole``: every image as it is; ``faces``: the face cut from each image as
             ``analyze`` and ``eval-emotion`` cut it (MTCNN + the shared crop function; the
             whole image where no face is found), so the model learns the crops it will get.
-        init: start from these weights (e.g. a ``whole`` model to fine-tune on ``faces``).
+        init: start from these weights (e.g. a ``whole`` model to fine-tune on ``faces``;
+            ignored with ``resume``, whose checkpoint holds the weights).
         cache: folder for the decoded (and cropped) splits; default ``OUT/cache``.
         log: called with one line per epoch.
     """
     import torch
     import torch.nn.functional as F
 
-    from lecturelens.emotion.nets import build_lensnet
+    from lecturelens.emotion import _load_state
+    from lecturelens.emotion.nets import build_lensnet, read_lensnet_weights
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -169,8 +171,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         f"bf16 autocast {'on' if bf16 else 'off'}, crops {crops}")
     model = build_lensnet(num_classes=len(FER_CLASSES))
     if init and not resume:
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in
-                               torch.load(init, map_location="cpu", weights_only=True).items()})
+        _load_state(model, read_lensnet_weights(init), "lensnet-fer", init)
         log(f"initialised from {init}")
     # channels-last convolutions are ~1.5x faster on CPU (oneDNN) for this small network.
     model = model.to(memory_format=torch.channels_last)
