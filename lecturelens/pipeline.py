@@ -200,7 +200,8 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
 
                 emotion = create_emotion_model(config.emotion_model,
                                                weights=config.emotion_weights or None,
-                                               threads=config.threads)
+                                               threads=config.threads,
+                                               precision=config.emotion_precision)
             identity = None
             if config.identity_model.lower() != "none":
                 from lecturelens.identity import create_identity_model
@@ -231,6 +232,7 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
             record["models"].append({"name": emotion.name, "task": "emotion",
                                      "classes": list(emotion.classes),
                                      "feature_dim": emotion.feature_dim,
+                                     "precision": emotion.precision,
                                      "files": emotion.weights})
         summary = _detect_and_track(info, dest, config, detector, emotion, identity, reader,
                                     eyes, roster, timings, progress)

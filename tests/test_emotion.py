@@ -180,3 +180,76 @@ def test_a_bad_lensnet_weights_file_is_a_one_line_model_error(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelError, match=r"lensnet.pt: not a loadable lensnet-fer weights file"):
         create_emotion_model("lensnet-fer", weights=bad)
+
+
+def _calibrated_checkpoint(path, seed=0):
+    """A lensnet export (float16 weights + int8 ranges) of an untrained net, made here."""
+    import torch
+
+    from lecturelens.emotion.nets import build_lensnet
+    from lecturelens.emotion.train import export_weights
+
+    torch.manual_seed(seed)
+    net = build_lensnet()
+    rng = np.random.default_rng(seed)
+    export_weights(net, path, rng.integers(0, 256, (64, 48, 48), dtype=np.uint8))
+    return path
+
+
+def test_int8_runs_from_the_calibration_in_the_weight_file(tmp_path, astronaut, astronaut_face):
+    pytest.importorskip("torch.ao.quantization.quantize_fx")
+    from lecturelens.emotion.quant import CALIBRATION_PREFIX, int8_supported
+
+    if not int8_supported():
+        pytest.skip("this PyTorch build has no x86 int8 backend")
+    import torch
+
+    w = _calibrated_checkpoint(tmp_path / "cal.pt")
+    state = torch.load(w, weights_only=True)
+    assert any(k.startswith(CALIBRATION_PREFIX) for k in state)
+    crops = crop_faces(astronaut, [astronaut_face] * 4, 48)
+    rng = np.random.default_rng(1)
+    crops = np.concatenate([crops, rng.integers(0, 256, (12, 48, 48, 3), dtype=np.uint8)])
+    fl = create_emotion_model("lensnet-fer", weights=w, threads=1, precision="float")
+    q = create_emotion_model("lensnet-fer", weights=w, threads=1, precision="int8")
+    assert q.precision == "int8" and fl.precision in ("float32", "bfloat16")
+    pf, ff = fl.predict(crops)
+    pq, fq = q.predict(crops)
+    assert pq.shape == pf.shape and fq.shape == ff.shape == (16, fl.feature_dim)
+    assert np.allclose(pq.sum(1), 1, atol=1e-5)
+    # int8 follows the float net closely (not bit for bit)
+    assert np.abs(pq - pf).max() < 0.05
+    assert np.corrcoef(fq.ravel(), ff.ravel())[0, 1] > 0.99
+
+
+def test_int8_needs_calibrated_weights(tmp_path):
+    import torch
+
+    from lecturelens.emotion.nets import build_lensnet
+
+    plain = tmp_path / "plain.pt"
+    torch.save({k: v.half() for k, v in build_lensnet().state_dict().items()
+                if v.is_floating_point()} | {k: v for k, v in build_lensnet().state_dict()
+                                             .items() if not v.is_floating_point()}, plain)
+    with pytest.raises(ModelError, match="int8 needs calibrated weights"):
+        create_emotion_model("lensnet-fer", weights=plain, precision="int8")
+    # auto quietly stays in float without calibration
+    assert create_emotion_model("lensnet-fer", weights=plain).precision != "int8"
+    with pytest.raises(ModelError, match="precision must be one of auto, float, int8"):
+        create_emotion_model("lensnet-fer", weights=plain, precision="fp4")
+
+
+def test_int8_ranges_of_another_graph_fall_back_or_fail(tmp_path):
+    import torch
+
+    from lecturelens.emotion.quant import CALIBRATION_PREFIX, int8_supported
+
+    if not int8_supported():
+        pytest.skip("this PyTorch build has no x86 int8 backend")
+    w = _calibrated_checkpoint(tmp_path / "cal.pt")
+    state = torch.load(w, weights_only=True)
+    odd = {k.replace(CALIBRATION_PREFIX, CALIBRATION_PREFIX + "x"): v for k, v in state.items()}
+    torch.save(odd, tmp_path / "odd.pt")
+    assert create_emotion_model("lensnet-fer", weights=tmp_path / "odd.pt").precision != "int8"
+    with pytest.raises(ModelError, match="int8 calibration has"):
+        create_emotion_model("lensnet-fer", weights=tmp_path / "odd.pt", precision="int8")

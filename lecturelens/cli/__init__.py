@@ -91,6 +91,7 @@ def _analysis_options(f):
         _config_option("track_max_appearance_change", click.FloatRange(0.0, 1.0)),
         _config_option("emotion_model", str),
         _config_option("emotion_weights", click.Path(dir_okay=False)),
+        _config_option("emotion_precision", click.Choice(["auto", "float", "int8"])),
         _config_option("identity_model", str),
         _config_option("identity_weights", click.Path(dir_okay=False)),
         _config_option("ocr_lang", str),
@@ -400,17 +401,20 @@ def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, expor
 @click.option("--weights", type=click.Path(dir_okay=False),
               help="Weight file instead of the registry location.")
 @click.option("--no-detect", is_flag=True, help="Use whole images; skip face detection.")
+@click.option("--precision", type=click.Choice(["auto", "float", "int8"]), default="auto",
+              show_default=True, help="What LectureLens' own nets compute in (as analyze's "
+              "--emotion-precision).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--threads", default=0, show_default=True, help="Torch CPU threads (0: default).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def eval_emotion(data_dir, model, weights, no_detect, as_json, threads, quiet):
+def eval_emotion(data_dir, model, weights, no_detect, precision, as_json, threads, quiet):
     """Accuracy, per-class recall and confusion matrix on DATA_DIR/<label>/*.jpg."""
     import json
 
     from lecturelens.emotion.evaluate import evaluate_folder, format_report
 
     res = evaluate_folder(data_dir, model=model, weights=weights, detect=not no_detect,
-                          progress=not quiet, threads=threads)
+                          progress=not quiet, threads=threads, precision=precision)
     click.echo(json.dumps(res, indent=2) if as_json else format_report(res))
 
 

@@ -22,7 +22,7 @@ from lecturelens.emotion.data import (face_crops, list_labelled_images, load_rgb
 
 def evaluate_folder(data_dir: str | Path, model: str = DEFAULT_EMOTION_MODEL,
                     weights: str | Path | None = None, detect: bool = True, chunk: int = 256,
-                    progress: bool = True, threads: int = 0) -> dict:
+                    progress: bool = True, threads: int = 0, precision: str = "auto") -> dict:
     """Evaluate an emotion model on a labelled folder.
 
     Args:
@@ -33,15 +33,16 @@ def evaluate_folder(data_dir: str | Path, model: str = DEFAULT_EMOTION_MODEL,
         chunk: images processed at once (bounds memory).
         progress: progress bar on stderr.
         threads: torch CPU threads (0: torch's default).
+        precision: ``auto``, ``float`` or ``int8`` (see :func:`create_emotion_model`).
 
     Returns:
         A JSON-ready dict: ``accuracy``, ``per_class`` recall/precision/support,
         ``confusion`` (rows: true class, columns: predicted, both in ``classes`` order),
-        ``skipped`` label counts, ``faces_found`` share, ``ms_per_image``.
+        ``skipped`` label counts, ``faces_found`` share, ``ms_per_image``, ``precision``.
     """
     from tqdm import tqdm
 
-    em = create_emotion_model(model, weights=weights, threads=threads)
+    em = create_emotion_model(model, weights=weights, threads=threads, precision=precision)
     classes = list(em.classes)
     index = {c: i for i, c in enumerate(classes)}
     items = list_labelled_images(data_dir)
@@ -71,6 +72,7 @@ def evaluate_folder(data_dir: str | Path, model: str = DEFAULT_EMOTION_MODEL,
         "model": em.name,
         "weights": em.weights,
         "detect": detect,
+        "precision": em.precision,
         "images": n,
         "accuracy": float(diag.sum() / n) if n else 0.0,
         "classes": classes,
@@ -89,7 +91,8 @@ def format_report(res: dict) -> str:
     """Human-readable table of :func:`evaluate_folder`'s result."""
     classes = res["classes"]
     lines = [f"model {res['model']} on {res['data_dir']}: {res['images']} images, "
-             f"accuracy {res['accuracy']:.4f} (faces found in {res['faces_found']:.0%}, "
+             f"accuracy {res['accuracy']:.4f} ({res['precision']}, faces found in "
+             f"{res['faces_found']:.0%}, "
              f"{res['ms_per_image']:.1f} ms/image)"]
     if res["skipped"]:
         lines.append("skipped (model lacks these classes): "

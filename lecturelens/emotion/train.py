@@ -154,6 +154,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
 
     from lecturelens.emotion import _load_state
     from lecturelens.emotion.nets import build_lensnet, read_lensnet_weights
+    from lecturelens.emotion.quant import split_calibration
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -171,7 +172,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         f"bf16 autocast {'on' if bf16 else 'off'}, crops {crops}")
     model = build_lensnet(num_classes=len(FER_CLASSES))
     if init and not resume:
-        _load_state(model, read_lensnet_weights(init), "lensnet-fer", init)
+        _load_state(model, split_calibration(read_lensnet_weights(init))[0], "lensnet-fer", init)
         log(f"initialised from {init}")
     # channels-last convolutions are ~1.5x faster on CPU (oneDNN) for this small network.
     model = model.to(memory_format=torch.channels_last)
@@ -242,12 +243,39 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         result["test_acc"] = float((predict_logits(model, xte).argmax(1) == yte).mean())
         log(f"test accuracy of the best-on-val model: {result['test_acc']:.4f}")
     if export:
-        export = Path(export)
-        export.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.half() if v.is_floating_point() else v
-                    for k, v in model.state_dict().items()}, export)
-        log(f"exported {export}")
+        export_weights(model, export, xva)
+        log(f"exported {export} (float16 weights + int8 calibration on {CALIBRATION_IMAGES} "
+            "val images)")
     return result
+
+
+#: Validation images whose activation ranges calibrate the int8 version of an export.
+CALIBRATION_IMAGES = 1024
+
+
+def export_weights(model, path: str | Path, calibration_images: np.ndarray) -> None:
+    """Write ``model`` as LectureLens ships it: a float16 state dict plus the int8
+    activation ranges measured on ``calibration_images`` (``N x 48 x 48`` uint8; an evenly
+    spaced :data:`CALIBRATION_IMAGES` of them, and their mirror images), written atomically.
+
+    The float16 weights are what every precision runs from, so calibration uses them too.
+    """
+    import torch
+
+    from lecturelens.atomic import atomic_open
+    from lecturelens.emotion.nets import build_lensnet
+    from lecturelens.emotion.quant import calibrate
+
+    half = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    net = build_lensnet(num_classes=len(FER_CLASSES))
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in half.items()})
+    step = max(1, len(calibration_images) // CALIBRATION_IMAGES)
+    x = _to_input(np.ascontiguousarray(calibration_images[::step][:CALIBRATION_IMAGES]))
+    batches = [torch.cat([b, b.flip(3)]) for b in x.split(128)]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as fh:
+        torch.save({**half, **calibrate(net, batches)}, fh)
 
 
 def main(argv=None) -> int:
