@@ -2,6 +2,7 @@
 """Emotion-model speed: milliseconds per face in batches of 25 face crops, on the CPU.
 
     .venv/bin/python bench/emotion_speed.py [--model lensnet-fer] [--threads 2] [--repeat 40]
+        [--precision auto|float|int8]
 
 Uses real face crops when the shared face videos are present (one frame per video, cut with
 the shared crop function), random crops otherwise; prints one JSON line.
@@ -43,17 +44,19 @@ def main() -> None:
     p.add_argument("--model", default="lensnet-fer")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=40)
+    p.add_argument("--precision", default="auto", choices=["auto", "float", "int8"])
     a = p.parse_args()
     from lecturelens.emotion import create_emotion_model
 
-    em = create_emotion_model(a.model, threads=a.threads)
+    em = create_emotion_model(a.model, threads=a.threads, precision=a.precision)
     crops, kind = face_crops(em.input_size)
     em.predict(crops)  # warm-up
     t0 = time.perf_counter()
     for _ in range(a.repeat):
         em.predict(crops)
     ms = 1000 * (time.perf_counter() - t0) / (a.repeat * len(crops))
-    print(json.dumps({"model": a.model, "threads": a.threads, "batch": len(crops),
+    print(json.dumps({"model": a.model, "precision": em.precision, "threads": a.threads,
+                      "batch": len(crops),
                       "crops": kind, "ms_per_face": round(ms, 3)}))
 
 

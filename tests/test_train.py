@@ -38,10 +38,21 @@ def test_train_stop_resume_export(tmp_path, tiny_fer):
     assert res["epochs_done"] == 2 and [h["epoch"] for h in res["history"]] == [1, 2]
     assert 0 <= res["test_acc"] <= 1
     assert len(json.loads((out / "history.json").read_text())) == 2
-    # the exported float16 weights load as the default model
-    em = create_emotion_model("lensnet-fer", weights=tmp_path / "w.pt", threads=1)
-    probs, _ = em.predict(np.zeros((1, 48, 48, 3), np.uint8))
-    assert probs.shape == (1, 7)
+    # the exported float16 weights load as the default model, in float and (from the
+    # calibration the export carries) in int8
+    from lecturelens.emotion.quant import CALIBRATION_PREFIX, int8_supported
+
+    import torch
+
+    state = torch.load(tmp_path / "w.pt", weights_only=True)
+    assert any(k.startswith(CALIBRATION_PREFIX) for k in state)
+    assert all(v.dtype == torch.float16 for k, v in state.items()
+               if v.is_floating_point() and not k.startswith(CALIBRATION_PREFIX))
+    for precision in ("float", "int8") if int8_supported() else ("float",):
+        em = create_emotion_model("lensnet-fer", weights=tmp_path / "w.pt", threads=1,
+                                  precision=precision)
+        probs, _ = em.predict(np.zeros((1, 48, 48, 3), np.uint8))
+        assert probs.shape == (1, 7)
 
 
 def test_train_emotion_cli_rejects_a_file(tmp_path):
