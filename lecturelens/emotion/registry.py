@@ -9,11 +9,13 @@ AFFECTNET8 = ("angry", "contempt", "disgust", "fear", "happy", "neutral", "sad",
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-#: sha256 of the committed lensnet_fer weights (models/lensnet_fer.pt); set when trained.
-LENSNET_FER_SHA256 = "3ab450036c9dd6dfa91007d4e20820baedf57365d10f432af866a11104505830"
-#: sha256 of the second ensemble member (models/lensnet_fer_c.pt: same recipe, seed 2, 50
-#: epochs; chosen over the seed-1 net on val, see models/lensnet_fer.md).
-LENSNET_FER_C_SHA256 = "e2baf8998b4a3895a70ac9f84973b84d31710370822d2feba54d05c7a7a095eb"
+#: sha256 of the committed lensnet_fer weights (models/lensnet_fer.pt: seed 0, trained on
+#: whole FER2013 images, then fine-tuned on the faces analyze cuts; float16 weights + int8
+#: calibration); set when trained.
+LENSNET_FER_SHA256 = "0bc818d86a90b476a4c1907c93b89a0ee6cea12edc087513a227d5a1eeb3b249"
+#: sha256 of the second ensemble member (models/lensnet_fer_c.pt: the same recipe from seed
+#: 2; see models/lensnet_fer.md).
+LENSNET_FER_C_SHA256 = "9aaf43eb0c0213b960606b0768f9ebdaa270219e678e181fa180dc57e14d9ed2"
 
 register(ModelEntry(
     name="lensnet-fer",
@@ -32,7 +34,8 @@ register(ModelEntry(
     classes=FER7,
     builder="lensnet",
     default=True,
-    notes="mean probabilities of two nets (seeds 0 and 2) with flip test-time augmentation; "
+    notes="mean probabilities of two nets (seeds 0 and 2, fine-tuned on aligned face crops) "
+          "with flip test-time augmentation; bfloat16 or int8 on the CPU (--emotion-precision); "
           "features: both nets' 256-d pooled penultimate layers, concatenated (512-d)",
 ))
 
