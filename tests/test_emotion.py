@@ -253,3 +253,23 @@ def test_int8_ranges_of_another_graph_fall_back_or_fail(tmp_path):
     assert create_emotion_model("lensnet-fer", weights=tmp_path / "odd.pt").precision != "int8"
     with pytest.raises(ModelError, match="int8 calibration has"):
         create_emotion_model("lensnet-fer", weights=tmp_path / "odd.pt", precision="int8")
+
+
+def test_default_model_in_int8_agrees_with_float(astronaut, astronaut_face):
+    """The committed nets carry their int8 calibration; int8 tracks float32 on a real face."""
+    from lecturelens.emotion.quant import int8_supported
+
+    if not int8_supported():
+        pytest.skip("this PyTorch build has no x86 int8 backend")
+    crop = crop_faces(astronaut, [astronaut_face], 48)[0].astype(np.int16)
+    # the face, its mirror image, darker and brighter, lower contrast
+    crops = np.stack([crop, crop[:, ::-1], crop - 40, crop + 40, (crop - 128) // 2 + 128])
+    crops = np.clip(crops, 0, 255).astype(np.uint8)
+    q = create_emotion_model("lensnet-fer", threads=1, precision="int8")
+    fl = create_emotion_model("lensnet-fer", threads=1, precision="float")
+    assert q.precision == "int8" and q.feature_dim == fl.feature_dim == 512
+    pq, fq = q.predict(crops)
+    pf, ff = fl.predict(crops)
+    assert (pq.argmax(1) == pf.argmax(1)).all()
+    assert np.abs(pq - pf).max() < 0.1, np.abs(pq - pf).max()
+    assert np.corrcoef(fq.ravel(), ff.ravel())[0, 1] > 0.98
