@@ -44,7 +44,9 @@ def main() -> None:
     p.add_argument("--model", default="lensnet-fer")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=40)
-    p.add_argument("--precision", default="auto", choices=["auto", "float", "int8"])
+    from lecturelens.emotion.quant import PRECISIONS
+
+    p.add_argument("--precision", default="auto", choices=PRECISIONS)
     a = p.parse_args()
     from lecturelens.emotion import create_emotion_model
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lecturelens.emotion.quant import PRECISIONS
 from lecturelens.errors import ConfigError
 
 
@@ -109,9 +110,9 @@ class AnalyzeConfig:
             lo, hi = f.metadata.get("min"), f.metadata.get("max")
             if lo is not None and value < lo or hi is not None and value > hi:
                 raise ConfigError(f"config: {f.name}={value} is outside [{lo}, {hi}]")
-        if self.emotion_precision not in ("auto", "float", "int8"):
-            raise ConfigError("config: emotion_precision must be auto, float or int8, got "
-                              f"{self.emotion_precision!r}")
+        if self.emotion_precision not in PRECISIONS:
+            raise ConfigError(f"config: emotion_precision must be {', '.join(PRECISIONS)}, "
+                              f"got {self.emotion_precision!r}")
         if self.gifs not in ("none", "strong", "all"):
             raise ConfigError(f"config: gifs must be none, strong or all, got {self.gifs!r}")
         return self

@@ -8,6 +8,7 @@ import click
 
 from lecturelens import __version__
 from lecturelens.config import AnalyzeConfig, field_help
+from lecturelens.emotion.quant import PRECISIONS
 from lecturelens.errors import LectureLensError
 
 _DEFAULTS = AnalyzeConfig()
@@ -91,7 +92,7 @@ def _analysis_options(f):
         _config_option("track_max_appearance_change", click.FloatRange(0.0, 1.0)),
         _config_option("emotion_model", str),
         _config_option("emotion_weights", click.Path(dir_okay=False)),
-        _config_option("emotion_precision", click.Choice(["auto", "float", "int8"])),
+        _config_option("emotion_precision", click.Choice(PRECISIONS)),
         _config_option("identity_model", str),
         _config_option("identity_weights", click.Path(dir_okay=False)),
         _config_option("ocr_lang", str),
@@ -401,7 +402,7 @@ def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, expor
 @click.option("--weights", type=click.Path(dir_okay=False),
               help="Weight file instead of the registry location.")
 @click.option("--no-detect", is_flag=True, help="Use whole images; skip face detection.")
-@click.option("--precision", type=click.Choice(["auto", "float", "int8"]), default="auto",
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto",
               show_default=True, help="What LectureLens' own nets compute in (as analyze's "
               "--emotion-precision).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
