@@ -36,14 +36,71 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def run_child(cmd: list[str], **kw) -> tuple[float, float, int]:
-    """Run ``cmd``; return (wall seconds, peak RSS of the child in MB, exit code)."""
+def _tree_memory_mb(pid: int) -> float | None:
+    """Memory of a running process and its descendants in MB: the sum of their PSS.
+
+    PSS (proportional set size, Linux ``/proc/<pid>/smaps_rollup``) counts a page shared by
+    several processes once in all, in shares: the emotion worker maps the same torch
+    libraries as analyze, and adding the two RSS figures would count them twice.
+    ``None`` where ``/proc`` has no such figures.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo, seen = 0.0, [pid], False
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, []))
+        try:
+            with open(f"/proc/{p}/smaps_rollup", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) / 1024
+                        seen = True
+                        break
+        except OSError:
+            continue
+    return total if seen else None
+
+
+def run_child(cmd: list[str], sample_every: float = 0.0, **kw
+              ) -> tuple[float, float, int, list[tuple[float, float]]]:
+    """Run ``cmd``; return (wall seconds, peak RSS of the child in MB, exit code, timeline).
+
+    With ``sample_every`` > 0 the memory of the child and its children (PSS, see
+    :func:`_tree_memory_mb`) is also read every that many seconds, as ``(seconds since
+    start, MB)`` pairs: whether memory stays flat over a long video shows in the timeline,
+    not in the peak alone.
+    """
+    import threading
+
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, **kw)
+    timeline: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(sample_every):
+            mb = _tree_memory_mb(p.pid)
+            if mb is not None:
+                timeline.append((round(time.perf_counter() - t0, 1), round(mb)))
+
+    sampler = threading.Thread(target=sample, daemon=True) if sample_every > 0 else None
+    if sampler is not None:
+        sampler.start()
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
+    done.set()
+    if sampler is not None:
+        sampler.join()
     p.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, p.returncode
+    return wall, usage.ru_maxrss / 1024, p.returncode, timeline
 
 
 def _emotion_counts(path: Path) -> dict[str, int]:
@@ -111,6 +168,9 @@ def main() -> int:
     p.add_argument("--naive-seconds", type=float, default=30.0,
                    help="video seconds the naive pipeline is timed on (0: skip it)")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "speed.json")
+    p.add_argument("--rss-every", type=float, default=5.0,
+                   help="seconds between readings of analyze's memory, with its emotion "
+                        "worker (0: peak RSS only)")
     p.add_argument("--keep", type=Path, help="keep analyze's reports in this folder")
     p.add_argument("analyze_args", nargs="*", help="extra options for analyze (after --)")
     a = p.parse_args()
@@ -122,8 +182,9 @@ def main() -> int:
                     "cores": os.cpu_count(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     with tempfile.TemporaryDirectory() as tmp:
         outdir = a.keep or Path(tmp)
-        wall, rss, code = run_child(exe + ["analyze", str(video), "-o", str(outdir), "-q",
-                                           "--fps", str(a.fps)] + a.analyze_args)
+        wall, rss, code, timeline = run_child(
+            exe + ["analyze", str(video), "-o", str(outdir), "-q", "--fps", str(a.fps)]
+            + a.analyze_args, sample_every=a.rss_every)
         if code != 0:
             print(f"analyze failed (exit {code})", file=sys.stderr)
             return 1
@@ -136,6 +197,12 @@ def main() -> int:
             "timings": run["timings"], "frames_sampled": run["frames_sampled"],
             "faces_detected": run["faces_detected"], "students": run["students"],
             "students_named": run["students_named"],
+            # The emotion worker is a process of its own: its peak adds to analyze's (the
+            # sum of two peaks, so an upper bound of the pair's peak together).
+            "emotion_worker_peak_rss_mb": run.get("emotion_worker_peak_rss_mb"),
+            "peak_rss_total_mb": round(rss + (run.get("emotion_worker_peak_rss_mb") or 0)),
+            "peak_pss_total_mb": max((mb for _, mb in timeline), default=None),
+            "rss_timeline_mb": timeline,
         }
         if truth.is_file():
             from lecturelens.evaluate import evaluate_detection, evaluate_people
@@ -152,7 +219,7 @@ def main() -> int:
     if a.naive_seconds > 0:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "naive.json"
-            wall, rss, code = run_child([sys.executable, str(ROOT / "bench" / "naive.py"),
+            wall, rss, code, _ = run_child([sys.executable, str(ROOT / "bench" / "naive.py"),
                                          str(video), "--fps", str(a.fps), "--seconds",
                                          str(a.naive_seconds), "--json", str(out)])
             if code != 0:
@@ -171,7 +238,17 @@ def main() -> int:
     print(f"video: {video.name}, {an['video_seconds']:.0f} s, {an['frames_sampled']} frames at "
           f"{a.fps:g} fps, {an['faces_detected']} faces")
     print(f"analyze: {an['wall_seconds']:.1f} s wall = {an['x_real_time']}x real time, "
-          f"peak RSS {an['peak_rss_mb']} MB")
+          f"peak RSS {an['peak_rss_mb']} MB"
+          + (f" + emotion worker {an['emotion_worker_peak_rss_mb']} MB (shared libraries "
+             "counted twice)" if an["emotion_worker_peak_rss_mb"] else ""))
+    if an["peak_pss_total_mb"]:
+        print(f"  memory of both processes (PSS, shared pages once): peak {an['peak_pss_total_mb']}"
+              " MB of the readings")
+    tl = [mb for _, mb in an["rss_timeline_mb"]]
+    if len(tl) >= 4:
+        q = len(tl) // 4
+        print("  memory over the run (PSS MB, at 1/4, 1/2, 3/4, end): "
+              + ", ".join(str(tl[min(len(tl) - 1, k * q)]) for k in (1, 2, 3, 4)))
     stages = sorted(an["timings"].items(), key=lambda kv: -kv[1])
     print("  stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stages))
     acc = an.get("accuracy")

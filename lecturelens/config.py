@@ -55,6 +55,9 @@ class AnalyzeConfig:
     emotion_precision: str = _opt("auto", "What LectureLens' own emotion nets compute in: "
                                   "'auto' (bfloat16 where the CPU has it, else int8: 2x "
                                   "faster on AVX2 CPUs, same accuracy), 'float' or 'int8'.")
+    emotion_worker: bool = _opt(True, "Run the emotion model in a second process, on the "
+                                "second core, beside detection, tracking, names and eyes "
+                                "(same results; not on one core or inside batch workers).")
 
     identity_model: str = _opt("dlib-resnet", "Face-identity model from `lecturelens models "
                                "list` ('none' skips identity: students by names only).")
@@ -198,6 +201,7 @@ def sample_config() -> str:
         if lo is not None:
             lines.append(f"# range: {lo} .. {hi}")
         default = f.default
-        lines.append(f"{f.name} = {str(default).lower() if isinstance(default, bool) else default!r}")
+        value = str(default).lower() if isinstance(default, bool) else repr(default)
+        lines.append(f"{f.name} = {value}")
         lines.append("")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ import math
 import platform
 import sys
 import time
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -17,6 +18,7 @@ from lecturelens import __version__
 from lecturelens.atomic import atomic_csv, write_json
 from lecturelens.config import AnalyzeConfig
 from lecturelens.detect import LANDMARK_NAMES, Face, FaceDetector, FaceFollower
+from lecturelens.emotion.worker import MAX_IN_FLIGHT
 from lecturelens.ingest import Frame, VideoInfo, iter_frames, prefetch, probe
 from lecturelens.signals import head_pose
 from lecturelens.track import Tracker, appearance_signature
@@ -98,6 +100,15 @@ def _observation_row(frame: Frame, track_id: int, face: Face, probs=None, classe
     if probs is not None:
         row += [classes[int(np.argmax(probs))]] + [f"{p:.4f}" for p in probs]
     return row
+
+
+class _FrameRef:
+    """What an observation row needs of a frame (a waiting frame keeps no pixels)."""
+
+    __slots__ = ("t", "index")
+
+    def __init__(self, t: float, index: int):
+        self.t, self.index = t, index
 
 
 class FeatureWriter:
@@ -189,19 +200,37 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         "started": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(),
         "command": sys.argv[:],
     }
+    emotion = None
+    threads_before = 0
     try:
         with timings.stage("load_models"):
+            if config.emotion_model.lower() != "none":
+                from lecturelens.emotion.worker import EmotionWorker, can_use_worker
+
+                if config.emotion_worker and can_use_worker():
+                    # Started first: it loads its model while this process loads the others.
+                    emotion = EmotionWorker(config.emotion_model,
+                                            weights=config.emotion_weights or None,
+                                            threads=config.threads,
+                                            precision=config.emotion_precision)
+                    if config.threads == 0:
+                        # MTCNN's O-Net batches are faster on one thread than on two
+                        # (measured: 3.0 s against 4.7 s over 60 frames), and the second
+                        # core is the worker's.
+                        import torch
+
+                        threads_before = torch.get_num_threads()
+                        torch.set_num_threads(1)
+                else:
+                    from lecturelens.emotion import create_emotion_model
+
+                    emotion = create_emotion_model(config.emotion_model,
+                                                   weights=config.emotion_weights or None,
+                                                   threads=config.threads,
+                                                   precision=config.emotion_precision)
             detector = FaceDetector(min_face=config.min_face,
                                     detect_min_size=config.detect_min_size,
                                     threshold=config.detect_threshold, threads=config.threads)
-            emotion = None
-            if config.emotion_model.lower() != "none":
-                from lecturelens.emotion import create_emotion_model
-
-                emotion = create_emotion_model(config.emotion_model,
-                                               weights=config.emotion_weights or None,
-                                               threads=config.threads,
-                                               precision=config.emotion_precision)
             identity = None
             if config.identity_model.lower() != "none":
                 from lecturelens.identity import create_identity_model
@@ -217,6 +246,8 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
                 from lecturelens.names import NameReader
 
                 reader = NameReader(lang=config.ocr_lang)
+            if hasattr(emotion, "wait_ready"):
+                emotion.wait_ready()  # its load errors are reported like the others'
         record["models"] = [{"name": detector.model_name, "task": "face-detection",
                              "files": detector.weights}]
         if identity is not None:
@@ -233,7 +264,9 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
                                      "classes": list(emotion.classes),
                                      "feature_dim": emotion.feature_dim,
                                      "precision": emotion.precision,
-                                     "files": emotion.weights})
+                                     "files": emotion.weights,
+                                     "process": ("worker" if hasattr(emotion, "submit")
+                                                 else "main")})
         summary = _detect_and_track(info, dest, config, detector, emotion, identity, reader,
                                     eyes, roster, timings, progress)
         record.update(summary)
@@ -260,6 +293,13 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         record["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
+        if hasattr(emotion, "close"):
+            emotion.close()
+            record["emotion_worker_peak_rss_mb"] = emotion.peak_rss_mb
+        if threads_before:
+            import torch
+
+            torch.set_num_threads(threads_before)
         record["timings"] = timings.rounded()
         record["wall_seconds"] = round(time.time() - started, 3)
         # Share of the wall time per stage: e.g. how much name OCR costs (it must stay small).
@@ -294,6 +334,7 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
     from lecturelens.emotion.align import crop_faces
 
     classes = emotion.classes if emotion is not None else ()
+    worker = hasattr(emotion, "submit")
     features = FeatureWriter(dest / FEATURES_FILE) if emotion is not None else None
     tracker = Tracker(iou_threshold=config.track_iou, max_gap=config.track_max_gap,
                       max_appearance_change=config.track_max_appearance_change)
@@ -320,16 +361,44 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                 tqdm(total=expected, unit="frame", desc=Path(info.path).name,
                      disable=not progress, file=sys.stderr, leave=False) as bar:
             obs = csv.writer(raw)
+            # Frames whose emotions are still being computed by the worker process, oldest
+            # first: their rows are written when the results come back, in frame order.
+            waiting: deque = deque()
+
+            def write_rows(frame, ids, faces, fprobs, ears) -> None:
+                with timings.stage("write"):
+                    for k, (tid, face) in enumerate(zip(ids, faces)):
+                        obs.writerow(_observation_row(
+                            frame, tid, face, None if fprobs is None else fprobs[k],
+                            classes, ears[k]))
+
+            def collect(keep: int) -> None:
+                """Write the rows of waiting frames: every one whose emotions are done, and
+                older ones until at most ``keep`` wait."""
+                while waiting and (len(waiting) > keep or not waiting[0][4]
+                                   or emotion.ready()):
+                    frame, ids, faces, ears, queued = waiting.popleft()
+                    fprobs = None
+                    if queued:
+                        with timings.stage("emotion_wait"):
+                            fprobs, feats = emotion.result()
+                        features.write(feats)
+                    write_rows(frame, ids, faces, fprobs, ears)
+
             for frame in frames:
                 with timings.stage("detect"):
                     faces = follow.faces(frame)
                 fprobs = None
+                queued = False
                 if emotion is not None and faces:
                     with timings.stage("emotion"):
-                        fprobs, feats = emotion.predict(
-                            crop_faces(frame.rgb, faces, emotion.input_size),
-                            batch_size=config.batch_size)
-                        features.write(feats)
+                        crops = crop_faces(frame.rgb, faces, emotion.input_size)
+                        if worker:
+                            emotion.submit(crops, batch_size=config.batch_size)
+                            queued = True
+                        else:
+                            fprobs, feats = emotion.predict(crops, batch_size=config.batch_size)
+                            features.write(feats)
                 with timings.stage("track"):
                     for face in faces:
                         face.signature = appearance_signature(frame.rgb, face.box)
@@ -348,15 +417,22 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                 if eyes is not None:
                     with timings.stage("eyes"):
                         ears = eyes.ear(frame.rgb, faces)
-                with timings.stage("write"):
-                    for k, (tid, face) in enumerate(zip(ids, faces)):
-                        obs.writerow(_observation_row(
-                            frame, tid, face, None if fprobs is None else fprobs[k],
-                            classes, ears[k]))
+                if queued or waiting:
+                    # Frames without faces queue too, so that rows stay in frame order.
+                    waiting.append((_FrameRef(frame.t, frame.index), ids, faces, ears, queued))
+                    collect(MAX_IN_FLIGHT)
+                else:
+                    write_rows(frame, ids, faces, fprobs, ears)
                 n_faces += len(faces)
                 last_t = frame.t
                 n_frames += 1
                 bar.update(1)
+            collect(0)
+            if worker:
+                # Computed beside the stages above, so not part of the wall time they add
+                # up to; "emotion" is this process' share (crops) and "emotion_wait" the time
+                # it waited for the worker.
+                timings.seconds["emotion_worker"] = emotion.busy_seconds
         with timings.stage("people"):
             students, track_student, track_names, absent = _people(
                 tracker, embedder, names, identity, roster, config,

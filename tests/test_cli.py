@@ -159,6 +159,15 @@ def test_analyze_emotion_options(runner, tmp_path, astronaut_gallery):
     assert res.exit_code == 3 and "not found" in _error_line(res)
 
 
+def test_analyze_emotion_worker_can_be_turned_off(runner, tmp_path, astronaut_gallery):
+    res = runner.invoke(cli, ["analyze", str(astronaut_gallery), "-o", str(tmp_path), "-q",
+                              "--no-emotion-worker", "--gifs", "none"])
+    assert res.exit_code == 0, res.output
+    run = json.loads((tmp_path / "astro_2x2" / "run.json").read_text())
+    assert run["config"]["emotion_worker"] is False
+    assert run["models"][-1]["process"] == "main" and "emotion_worker" not in run["timings"]
+
+
 def test_eval_people_text_and_json(runner, tmp_path, people_report, people_truth):
     truth = tmp_path / "g.truth.json"
     truth.write_text(json.dumps(people_truth), encoding="utf-8")

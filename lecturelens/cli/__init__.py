@@ -93,6 +93,7 @@ def _analysis_options(f):
         _config_option("emotion_model", str),
         _config_option("emotion_weights", click.Path(dir_okay=False)),
         _config_option("emotion_precision", click.Choice(PRECISIONS)),
+        _config_option("emotion_worker", bool, flag="--emotion-worker/--no-emotion-worker"),
         _config_option("identity_model", str),
         _config_option("identity_weights", click.Path(dir_okay=False)),
         _config_option("ocr_lang", str),
