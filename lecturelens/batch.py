@@ -372,16 +372,10 @@ def analyze_one(key: str, video: str, staging: str, name: str, config: dict,
 
 def _child(conn, parent: int, args) -> None:
     """Entry point of a local worker process (``parent``: the batch's pid)."""
-    # Die with the batch: a killed batch must not leave orphans writing into its staging.
-    # PR_SET_PDEATHSIG covers a batch that dies from now on; the pid check one that died
-    # while this process was still starting (a loaded machine).
-    with contextlib.suppress(Exception):
-        import ctypes
-        import signal
+    from lecturelens.childproc import die_with_parent
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        os._exit(1)
+    # A killed batch must not leave orphans writing into its staging.
+    die_with_parent(parent)
     conn.send(analyze_one(*args))
     conn.close()
 

@@ -17,10 +17,10 @@ ran slower than the time it saved.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 import sys
 import time
-from collections import deque
 
 import numpy as np
 
@@ -37,14 +37,20 @@ def can_use_worker() -> bool:
     Not on one core, and not inside a daemonic process (batch workers are), which
     ``multiprocessing`` does not let have children.
     """
-    import os
-
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (cores or 1) >= 2 and not mp.current_process().daemon
 
 
-def _serve(tasks, results, spec: dict) -> None:
+def _serve(tasks, results, spec: dict, parent: int) -> None:
     """Worker process: load the model, then answer crops with (probs, features, seconds)."""
+    import signal
+
+    from lecturelens.childproc import die_with_parent
+
+    die_with_parent(parent)
+    # Ctrl-C reaches the whole process group: the parent stops this worker itself, and a
+    # second traceback from here would only bury the parent's message.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         from lecturelens.emotion import create_emotion_model
 
@@ -98,7 +104,8 @@ class EmotionWorker:
         self._results = ctx.Queue()
         spec = {"name": name, "weights": weights, "threads": threads or 1,
                 "precision": precision}
-        self._proc = ctx.Process(target=_serve, args=(self._tasks, self._results, spec),
+        self._proc = ctx.Process(target=_serve,
+                                 args=(self._tasks, self._results, spec, os.getpid()),
                                  daemon=True, name="lecturelens-emotion")
         self._proc.start()
         self._pending = 0
