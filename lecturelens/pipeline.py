@@ -270,6 +270,16 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         summary = _detect_and_track(info, dest, config, detector, emotion, identity, reader,
                                     eyes, roster, timings, progress)
         record.update(summary)
+        if hasattr(emotion, "close"):
+            # Its work is done: free its memory, and the core and threads it had, for the
+            # report stage (GIF face checks run MTCNN).
+            emotion.close()
+            record["emotion_worker_peak_rss_mb"] = emotion.peak_rss_mb
+        if threads_before:
+            import torch
+
+            torch.set_num_threads(threads_before)
+            threads_before = 0
         if config.exclude.strip():
             from lecturelens.report import remove_students
 
@@ -295,7 +305,7 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
     finally:
         if hasattr(emotion, "close"):
             emotion.close()
-            record["emotion_worker_peak_rss_mb"] = emotion.peak_rss_mb
+            record.setdefault("emotion_worker_peak_rss_mb", emotion.peak_rss_mb)
         if threads_before:
             import torch
 
