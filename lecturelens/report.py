@@ -196,7 +196,7 @@ def _write_tables(dest: Path, res) -> None:
     for name, arr in (("window_features.npy", res.descriptors),
                       ("group_features.npy", res.group_descriptors)):
         with atomic_open(dest / name, "wb") as fh:
-            np.save(fh, arr.astype(np.float16))
+            np.save(fh, np.asarray(arr, np.float16))  # no copy when already float16
 
 
 def student_summaries(res) -> dict[str, dict]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -70,7 +71,7 @@ class Observations:
     ear: np.ndarray
     probs: np.ndarray  # N x C (empty without an emotion model)
     classes: tuple[str, ...]
-    features: np.ndarray | None  # N x D, row-aligned
+    features: "np.ndarray | FeatureRows | None"  # N x D, row-aligned
 
 
 @dataclass
@@ -82,6 +83,54 @@ class StudentInfo:
     first_seen: float | None
     last_seen: float | None
     camera_off: list[tuple[float, float]] = field(default_factory=list)
+
+
+class FeatureRows:
+    """Rows of a 2-D ``.npy`` file, read from disk when asked for (no memory map).
+
+    The windows take a few rows of ``emotion_features.npy`` at a time, a student's rows
+    scattered over the whole file. A memory map would keep every page it touched resident:
+    the whole file (276 MB for a 3-hour lecture of 25 students) by the end of the first
+    student, so the report stage's memory would grow with the lecture's length.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        with open(self.path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(fh)
+            self._offset = fh.tell()
+        if len(shape) != 2 or fortran or dtype.hasobject:
+            raise ValueError(f"{self.path}: not a C-ordered 2-D array")
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.dtype = dtype
+        self._row_bytes = dtype.itemsize * self.shape[1]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        """Rows by an integer index array (or a slice), as a new in-memory array."""
+        idx = np.arange(self.shape[0])[index] if isinstance(index, slice) else np.asarray(index)
+        idx = idx.astype(np.int64).reshape(-1)
+        out = np.empty((len(idx), self.shape[1]), self.dtype)
+        if not len(idx):
+            return out
+        if idx.min() < 0 or idx.max() >= self.shape[0]:
+            raise IndexError(f"{self.path}: row index out of range")
+        # One read per run of consecutive rows.
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+        with open(self.path, "rb", buffering=0) as fh:
+            for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(idx)]):
+                n = (b - a) * self._row_bytes
+                buf = os.pread(fh.fileno(), n, self._offset + int(idx[a]) * self._row_bytes)
+                if len(buf) != n:
+                    raise InputError(f"{self.path}: shorter than its header says; re-run "
+                                     "`lecturelens analyze`")
+                out[a:b] = np.frombuffer(buf, self.dtype).reshape(b - a, self.shape[1])
+        return out
 
 
 def read_observations(dest: str | Path) -> Observations:
@@ -137,7 +186,11 @@ def read_observations(dest: str | Path) -> Observations:
     feats = None
     fpath = dest / "emotion_features.npy"
     if classes and fpath.is_file():
-        feats = np.load(fpath, mmap_mode="r")
+        try:
+            feats = FeatureRows(fpath)
+        except ValueError as exc:
+            raise InputError(f"{fpath}: not a feature matrix ({exc}); re-run "
+                             "`lecturelens analyze`") from None
         if len(feats) != n:
             raise InputError(f"{fpath}: {len(feats)} rows but observations.csv has {n};"
                              " re-run `lecturelens analyze`")
@@ -244,7 +297,7 @@ class WindowResult:
     """Per student-window rows (+ STAT descriptors) and per-window group rows."""
 
     rows: list[dict]
-    descriptors: np.ndarray  # len(rows) x 4D (NaN for windows that are not ok)
+    descriptors: np.ndarray  # len(rows) x 4D float16 (NaN for windows that are not ok)
     group_rows: list[dict]
     group_descriptors: np.ndarray  # len(group_rows) x 2D
     classes: tuple[str, ...]
@@ -278,7 +331,11 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
     by_student = {s.student_id: np.flatnonzero(obs.student_id == s.student_id)
                   for s in students}
     # Expressivity is relative to the lecture: the median student-window is 1.0.
-    rows, descs = [], []
+    rows = []
+    # Filled in place, in the float16 that window_features.npy is written in: a list of
+    # float32 rows stacked at the end held 4 bytes x 2 copies x 4 x 512 per student-window
+    # (550 MB for a 3-hour lecture of 25 students).
+    descriptors = np.full((len(students) * len(bounds), 4 * dim), np.nan, np.float16)
     for s in students:
         idx_s = by_student[s.student_id]
         for w0, w1 in bounds:
@@ -289,7 +346,6 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
             row = {"student_id": s.student_id, "name": s.name, "start": w0, "end": w1,
                    "faces": len(idx), "usable_faces": len(use), "expected_faces": expected,
                    "camera_off_seconds": round(off, 1)}
-            desc = np.full(4 * dim, np.nan, np.float32)
             if len(use) >= max(1, math.ceil(settings.min_share * expected)):
                 row["state"] = "ok"
             elif off >= 0.5 * (w1 - w0):
@@ -328,24 +384,27 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
                     f = np.asarray(obs.features[use], np.float32)
                     desc = np.concatenate([f.mean(0), f.std(0), f.min(0), f.max(0)])
                     row["_expr"] = float(f.std(0).mean())
+                    descriptors[len(rows)] = desc
+                    if engagement_model is not None:
+                        # From the float32 descriptor, as before it was stored.
+                        row["_model_engagement"] = float(engagement_model.predict(desc[None])[0])
             row["signals"] = sig
             rows.append(row)
-            descs.append(desc)
-    descriptors = np.stack(descs) if descs else np.zeros((0, 4 * dim), np.float32)
     expr = [r["_expr"] for r in rows if "_expr" in r]
     typical = float(np.median(expr)) if expr else float("nan")
     _strength(rows, classes, neutral)
-    for i, row in enumerate(rows):
+    for row in rows:
         sig = row["signals"]
         if "_expr" in row and typical > 0:
             row["expressivity"] = row.pop("_expr") / typical
             sig["expressivity"] = float(np.clip(row["expressivity"] / 2, 0, 1))
         row.pop("_expr", None)
+        model_engagement = row.pop("_model_engagement", None)
         if row["state"] != "ok":
             row["engagement"] = float("nan")
             continue
-        if engagement_model is not None and dim:
-            row["engagement"] = float(engagement_model.predict(descriptors[i:i + 1])[0])
+        if model_engagement is not None:
+            row["engagement"] = model_engagement
         else:
             row["engagement"] = default_engagement(sig)
         row["level"] = engagement_level(row["engagement"])

@@ -78,9 +78,11 @@ def test_stat_descriptor_is_mean_std_min_max_of_the_window_features():
     obs = _obs(faces, dim=5)
     res = compute_windows(obs, [StudentInfo("S01", "Ana", 0, 7)], duration=8, fps=1)
     f = np.asarray(obs.features)
-    np.testing.assert_allclose(res.descriptors[0],
+    # Held in float16, the precision window_features.npy is written in.
+    assert res.descriptors.dtype == np.float16
+    np.testing.assert_allclose(res.descriptors[0].astype(np.float64),
                                np.concatenate([f.mean(0), f.std(0), f.min(0), f.max(0)]),
-                               rtol=1e-5)
+                               rtol=1e-3, atol=1e-4)
     assert res.group_descriptors.shape == (1, 10)
 
 
