@@ -202,6 +202,19 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
     }
     emotion = None
     threads_before = 0
+
+    def release_worker() -> None:
+        """Stop the emotion worker and give torch its threads back (idempotent)."""
+        nonlocal threads_before
+        if hasattr(emotion, "close"):
+            emotion.close()
+            record.setdefault("emotion_worker_peak_rss_mb", emotion.peak_rss_mb)
+        if threads_before:
+            import torch
+
+            torch.set_num_threads(threads_before)
+            threads_before = 0
+
     try:
         with timings.stage("load_models"):
             if config.emotion_model.lower() != "none":
@@ -270,16 +283,9 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         summary = _detect_and_track(info, dest, config, detector, emotion, identity, reader,
                                     eyes, roster, timings, progress)
         record.update(summary)
-        if hasattr(emotion, "close"):
-            # Its work is done: free its memory, and the core and threads it had, for the
-            # report stage (GIF face checks run MTCNN).
-            emotion.close()
-            record["emotion_worker_peak_rss_mb"] = emotion.peak_rss_mb
-        if threads_before:
-            import torch
-
-            torch.set_num_threads(threads_before)
-            threads_before = 0
+        # The worker's work is done: its memory, core and threads go to the report stage
+        # (GIF face checks run MTCNN).
+        release_worker()
         if config.exclude.strip():
             from lecturelens.report import remove_students
 
@@ -303,13 +309,7 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         record["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        if hasattr(emotion, "close"):
-            emotion.close()
-            record.setdefault("emotion_worker_peak_rss_mb", emotion.peak_rss_mb)
-        if threads_before:
-            import torch
-
-            torch.set_num_threads(threads_before)
+        release_worker()
         record["timings"] = timings.rounded()
         record["wall_seconds"] = round(time.time() - started, 3)
         # Share of the wall time per stage: e.g. how much name OCR costs (it must stay small).

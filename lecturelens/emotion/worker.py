@@ -199,13 +199,6 @@ class EmotionWorker:
         self.busy_seconds += seconds
         return probs, feats
 
-    def predict(self, crops: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`EmotionModel.predict` (submit and wait)."""
-        if self._pending:
-            raise RuntimeError("EmotionWorker.predict() with frames still in flight")
-        self.submit(crops, batch_size)
-        return self.result()
-
     def close(self, graceful: bool = True) -> None:
         """Stop the worker (idempotent); ``graceful`` lets it finish and report its memory."""
         proc = getattr(self, "_proc", None)
