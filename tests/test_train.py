@@ -95,3 +95,31 @@ def test_a_bad_init_file_is_a_one_line_model_error(tmp_path, tiny_fer):
     with pytest.raises(ModelError, match=r"init\.pt: not a loadable lensnet-fer weights file"):
         train(tiny_fer, tmp_path / "run", epochs=1, batch=8, threads=1, init=bad,
               log=lambda s: None)
+
+
+def test_average_from_exports_the_mean_of_the_epochs_weights(tmp_path, tiny_fer):
+    import torch
+
+    out = tmp_path / "run"
+    train(tiny_fer, out, epochs=2, batch=8, threads=1, stop_after=1, average_from=1,
+          log=lambda s: None)
+    first = torch.load(out / "last.pt", weights_only=True)["model"]
+    # resumed: the running sum travels in last.pt
+    res = train(tiny_fer, out, epochs=2, batch=8, threads=1, resume=out / "last.pt",
+                average_from=1, export=tmp_path / "w.pt", log=lambda s: None)
+    second = torch.load(out / "last.pt", weights_only=True)["model"]
+    avg = torch.load(out / "average.pt", weights_only=True)
+    assert 0 <= res["average_val"] <= 1
+    k = "conv1.weight"
+    assert not torch.equal(first[k], second[k])
+    torch.testing.assert_close(avg[k], (first[k] + second[k]) / 2)
+    torch.testing.assert_close(avg["bn1.running_var"],
+                               (first["bn1.running_var"] + second["bn1.running_var"]) / 2)
+    exported = torch.load(tmp_path / "w.pt", weights_only=True)
+    torch.testing.assert_close(exported[k].float(), avg[k], atol=2e-3, rtol=2e-3)
+
+
+def test_train_emotion_cli_rejects_average_after_the_last_epoch(tiny_fer, tmp_path):
+    res = CliRunner().invoke(cli, ["train-emotion", str(tiny_fer), "--epochs", "2",
+                                   "--average-from", "3", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "--average-from" in res.output

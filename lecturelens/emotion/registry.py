@@ -10,12 +10,12 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: sha256 of the committed lensnet_fer weights (models/lensnet_fer.pt: seed 0, trained on
-#: whole FER2013 images, then fine-tuned on the faces analyze cuts; float16 weights + int8
-#: calibration); set when trained.
-LENSNET_FER_SHA256 = "0bc818d86a90b476a4c1907c93b89a0ee6cea12edc087513a227d5a1eeb3b249"
+#: whole FER2013 images, fine-tuned on the faces analyze cuts, then fine-tuned again with
+#: the mean of its last 8 epochs' weights; float16 weights + int8 calibration).
+LENSNET_FER_SHA256 = "521590624c9e47be071f32639d5618bb313936210d15cac295877077cde0c7d8"
 #: sha256 of the second ensemble member (models/lensnet_fer_c.pt: the same recipe from seed
 #: 2; see models/lensnet_fer.md).
-LENSNET_FER_C_SHA256 = "9aaf43eb0c0213b960606b0768f9ebdaa270219e678e181fa180dc57e14d9ed2"
+LENSNET_FER_C_SHA256 = "022b86c2b0b75c5c9303feabace47152826b615fe6290a90d36e83b25f8c14a8"
 
 register(ModelEntry(
     name="lensnet-fer",
@@ -34,7 +34,8 @@ register(ModelEntry(
     classes=FER7,
     builder="lensnet",
     default=True,
-    notes="mean probabilities of two nets (seeds 0 and 2, fine-tuned on aligned face crops) "
+    notes="mean probabilities of two nets (seeds 0 and 2, fine-tuned on aligned face crops, "
+          "weights averaged over the last epochs) "
           "with flip test-time augmentation; bfloat16 or int8 on the CPU (--emotion-precision); "
           "features: both nets' 256-d pooled penultimate layers, concatenated (512-d)",
 ))

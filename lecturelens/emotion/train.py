@@ -123,7 +123,8 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
           threads: int = 2, seed: int = 0, resume: str | Path | None = None,
           export: str | Path | None = None, stop_after: int | None = None,
           bf16: bool | None = None, crops: str = "whole", init: str | Path | None = None,
-          cache: str | Path | None = None, log=print) -> dict:
+          cache: str | Path | None = None, average_from: int | None = None,
+          log=print) -> dict:
     """Train ``lensnet_fer``; return the history (per-epoch loss and val accuracy).
 
     Args:
@@ -147,6 +148,10 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         init: start from these weights (e.g. a ``whole`` model to fine-tune on ``faces``;
             ignored with ``resume``, whose checkpoint holds the weights).
         cache: folder for the decoded (and cropped) splits; default ``OUT/cache``.
+        average_from: average the weights at the end of this epoch and every later one
+            (uniformly, BatchNorm statistics included) and export that average instead of
+            the best epoch. Averaging the last epochs of a fine-tuning run gave nets 0.8-0.9
+            points better on val than any single epoch (models/lensnet_fer.md).
         log: called with one line per epoch.
     """
     import torch
@@ -160,6 +165,8 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     torch.manual_seed(seed)
     if crops not in CROPS:
         raise ValueError(f"crops must be one of {', '.join(CROPS)}, not {crops!r}")
+    if average_from is not None and not 1 <= average_from <= epochs:
+        raise ValueError(f"average_from must be an epoch from 1 to {epochs}, not {average_from}")
     data_dir, out = Path(data_dir), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache) if cache else out / "cache"
@@ -181,13 +188,13 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     steps = math.ceil(len(xtr) / batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs,
                                                 steps_per_epoch=steps, pct_start=0.15)
-    state = {"epoch": 0, "best_val": 0.0, "history": []}
+    state = {"epoch": 0, "best_val": 0.0, "history": [], "avg": None, "avg_n": 0}
     if resume:
         ck = torch.load(resume, map_location="cpu", weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
-        state = {"epoch": ck["epoch"], "best_val": ck["best_val"], "history": ck["history"]}
+        state = {k: ck.get(k, v) for k, v in state.items()}
         log(f"resumed at epoch {state['epoch']}")
     gen = torch.Generator().manual_seed(seed + state["epoch"])
     xtr_t = torch.from_numpy(xtr)
@@ -224,6 +231,16 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         if val_acc > state["best_val"]:
             state["best_val"] = val_acc
             torch.save(model.state_dict(), out / "best.pt")
+        if average_from and epoch + 1 >= average_from:
+            # A float64 running sum, kept in last.pt so an interrupted run resumes it.
+            cur = model.state_dict()
+            if state["avg"] is None:
+                state["avg"] = {k: v.double() if v.is_floating_point() else v.clone()
+                                for k, v in cur.items()}
+            else:
+                state["avg"] = {k: a + cur[k].double() if a.is_floating_point() else cur[k]
+                                for k, a in state["avg"].items()}
+            state["avg_n"] += 1
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(), **state}, out / "last.tmp")
         (out / "last.tmp").replace(out / "last.pt")
@@ -237,11 +254,21 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         log(f"stopped after epoch {state['epoch']} of {epochs}; continue with "
             f"--resume {out / 'last.pt'}")
         return result
-    model.load_state_dict(torch.load(out / "best.pt", map_location="cpu", weights_only=True))
+    if state["avg"] is not None:
+        model.load_state_dict({k: (v / state["avg_n"]).float() if v.is_floating_point() else v
+                               for k, v in state["avg"].items()})
+        result["average_val"] = float((predict_logits(model, xva).argmax(1) == yva).mean())
+        torch.save(model.state_dict(), out / "average.pt")
+        log(f"average of epochs {average_from}-{epochs}: val {result['average_val']:.4f} "
+            f"(best single epoch {state['best_val']:.4f})")
+    else:
+        model.load_state_dict(torch.load(out / "best.pt", map_location="cpu",
+                                         weights_only=True))
     if (data_dir / "test").is_dir():
         xte, yte = _load_split(data_dir, "test", cache, crops, threads, log)
         result["test_acc"] = float((predict_logits(model, xte).argmax(1) == yte).mean())
-        log(f"test accuracy of the best-on-val model: {result['test_acc']:.4f}")
+        log(f"test accuracy of the {'averaged' if state['avg'] is not None else 'best-on-val'}"
+            f" model: {result['test_acc']:.4f}")
     if export:
         export_weights(model, export, xva)
         log(f"exported {export} (float16 weights + int8 calibration on {CALIBRATION_IMAGES} "
@@ -294,10 +321,11 @@ def main(argv=None) -> int:
     p.add_argument("--crops", choices=CROPS, default="whole")
     p.add_argument("--init")
     p.add_argument("--cache")
+    p.add_argument("--average-from", type=int)
     a = p.parse_args(argv)
     train(a.data_dir, a.out, epochs=a.epochs, batch=a.batch, lr=a.lr, threads=a.threads,
           seed=a.seed, resume=a.resume, export=a.export, stop_after=a.stop_after, bf16=a.bf16,
-          crops=a.crops, init=a.init, cache=a.cache, log=lambda s: print(s, flush=True))
+          crops=a.crops, init=a.init, cache=a.cache, average_from=a.average_from, log=lambda s: print(s, flush=True))
     return 0
 
 
