@@ -325,7 +325,8 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     train(a.data_dir, a.out, epochs=a.epochs, batch=a.batch, lr=a.lr, threads=a.threads,
           seed=a.seed, resume=a.resume, export=a.export, stop_after=a.stop_after, bf16=a.bf16,
-          crops=a.crops, init=a.init, cache=a.cache, average_from=a.average_from, log=lambda s: print(s, flush=True))
+          crops=a.crops, init=a.init, cache=a.cache, average_from=a.average_from,
+          log=lambda s: print(s, flush=True))
     return 0
 
 
