@@ -119,6 +119,17 @@ def test_average_from_exports_the_mean_of_the_epochs_weights(tmp_path, tiny_fer)
     torch.testing.assert_close(exported[k].float(), avg[k], atol=2e-3, rtol=2e-3)
 
 
+def test_a_run_resumed_without_average_from_exports_its_best_epoch(tmp_path, tiny_fer):
+    out = tmp_path / "run"
+    train(tiny_fer, out, epochs=2, batch=8, threads=1, stop_after=1, average_from=1,
+          log=lambda s: None)
+    logs = []
+    res = train(tiny_fer, out, epochs=2, batch=8, threads=1, resume=out / "last.pt",
+                log=logs.append)
+    assert "average_val" not in res and not (out / "average.pt").exists()
+    assert any("best-on-val" in line for line in logs)
+
+
 def test_train_emotion_cli_rejects_average_after_the_last_epoch(tiny_fer, tmp_path):
     res = CliRunner().invoke(cli, ["train-emotion", str(tiny_fer), "--epochs", "2",
                                    "--average-from", "3", "--out", str(tmp_path / "r")])

@@ -233,13 +233,9 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
             torch.save(model.state_dict(), out / "best.pt")
         if average_from and epoch + 1 >= average_from:
             # A float64 running sum, kept in last.pt so an interrupted run resumes it.
-            cur = model.state_dict()
-            if state["avg"] is None:
-                state["avg"] = {k: v.double() if v.is_floating_point() else v.clone()
-                                for k, v in cur.items()}
-            else:
-                state["avg"] = {k: a + cur[k].double() if a.is_floating_point() else cur[k]
-                                for k, a in state["avg"].items()}
+            total = state["avg"] or {}
+            state["avg"] = {k: total.get(k, 0) + v.double() if v.is_floating_point() else v.clone()
+                            for k, v in model.state_dict().items()}
             state["avg_n"] += 1
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(), **state}, out / "last.tmp")
@@ -254,21 +250,25 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         log(f"stopped after epoch {state['epoch']} of {epochs}; continue with "
             f"--resume {out / 'last.pt'}")
         return result
-    if state["avg"] is not None:
+    # Only when this call asks for it: a run resumed without --average-from exports its best
+    # epoch, not a sum that stopped growing when the flag was dropped.
+    averaged = bool(average_from) and state["avg"] is not None
+    if averaged:
         model.load_state_dict({k: (v / state["avg_n"]).float() if v.is_floating_point() else v
                                for k, v in state["avg"].items()})
         result["average_val"] = float((predict_logits(model, xva).argmax(1) == yva).mean())
         torch.save(model.state_dict(), out / "average.pt")
-        log(f"average of epochs {average_from}-{epochs}: val {result['average_val']:.4f} "
-            f"(best single epoch {state['best_val']:.4f})")
+        # The epochs actually summed (a run resumed with the flag may have started it late).
+        log(f"average of epochs {epochs - state['avg_n'] + 1}-{epochs}: val "
+            f"{result['average_val']:.4f} (best single epoch {state['best_val']:.4f})")
     else:
         model.load_state_dict(torch.load(out / "best.pt", map_location="cpu",
                                          weights_only=True))
     if (data_dir / "test").is_dir():
         xte, yte = _load_split(data_dir, "test", cache, crops, threads, log)
         result["test_acc"] = float((predict_logits(model, xte).argmax(1) == yte).mean())
-        log(f"test accuracy of the {'averaged' if state['avg'] is not None else 'best-on-val'}"
-            f" model: {result['test_acc']:.4f}")
+        log(f"test accuracy of the {'averaged' if averaged else 'best-on-val'} model: "
+            f"{result['test_acc']:.4f}")
     if export:
         export_weights(model, export, xva)
         log(f"exported {export} (float16 weights + int8 calibration on {CALIBRATION_IMAGES} "
