@@ -230,16 +230,15 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         state["epoch"] = epoch + 1
         if val_acc > state["best_val"]:
             state["best_val"] = val_acc
-            torch.save(model.state_dict(), out / "best.pt")
+            _save(model.state_dict(), out / "best.pt")
         if average_from and epoch + 1 >= average_from:
             # A float64 running sum, kept in last.pt so an interrupted run resumes it.
             total = state["avg"] or {}
             state["avg"] = {k: total.get(k, 0) + v.double() if v.is_floating_point() else v.clone()
                             for k, v in model.state_dict().items()}
             state["avg_n"] += 1
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(), **state}, out / "last.tmp")
-        (out / "last.tmp").replace(out / "last.pt")
+        _save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+               "scheduler": sched.state_dict(), **state}, out / "last.pt")
         (out / "history.json").write_text(json.dumps(state["history"], indent=1))
         log(f"epoch {epoch + 1}/{epochs} loss {row['loss']:.3f} train {row['train_acc']:.3f} "
             f"val {val_acc:.4f} (best {state['best_val']:.4f}) {row['seconds']} s")
@@ -257,7 +256,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         model.load_state_dict({k: (v / state["avg_n"]).float() if v.is_floating_point() else v
                                for k, v in state["avg"].items()})
         result["average_val"] = float((predict_logits(model, xva).argmax(1) == yva).mean())
-        torch.save(model.state_dict(), out / "average.pt")
+        _save(model.state_dict(), out / "average.pt")
         # The epochs actually summed (a run resumed with the flag may have started it late).
         log(f"average of epochs {epochs - state['avg_n'] + 1}-{epochs}: val "
             f"{result['average_val']:.4f} (best single epoch {state['best_val']:.4f})")
@@ -289,7 +288,6 @@ def export_weights(model, path: str | Path, calibration_images: np.ndarray) -> N
     """
     import torch
 
-    from lecturelens.atomic import atomic_open
     from lecturelens.emotion.nets import build_lensnet
     from lecturelens.emotion.quant import calibrate
 
@@ -299,10 +297,17 @@ def export_weights(model, path: str | Path, calibration_images: np.ndarray) -> N
     step = max(1, len(calibration_images) // CALIBRATION_IMAGES)
     x = _to_input(np.ascontiguousarray(calibration_images[::step][:CALIBRATION_IMAGES]))
     batches = [torch.cat([b, b.flip(3)]) for b in x.split(128)]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _save({**half, **calibrate(net, batches)}, path)
+
+
+def _save(obj, path: str | Path) -> None:
+    """``torch.save`` through :func:`atomic_open`: a crash never leaves a truncated file."""
+    import torch
+
+    from lecturelens.atomic import atomic_open
+
     with atomic_open(path, "wb") as fh:
-        torch.save({**half, **calibrate(net, batches)}, fh)
+        torch.save(obj, fh)
 
 
 def main(argv=None) -> int:
