@@ -273,3 +273,24 @@ def test_default_model_in_int8_agrees_with_float(astronaut, astronaut_face):
     assert (pq.argmax(1) == pf.argmax(1)).all()
     assert np.abs(pq - pf).max() < 0.1, np.abs(pq - pf).max()
     assert np.corrcoef(fq.ravel(), ff.ravel())[0, 1] > 0.98
+
+
+def test_ensemble_members_run_side_by_side_with_two_threads(astronaut, astronaut_face):
+    """With two threads each member runs on one of its own; results are the same, and the
+    process keeps its thread count."""
+    import torch
+
+    before = torch.get_num_threads()
+    crops = crop_faces(astronaut, [astronaut_face] * 3, 48)
+    try:
+        side = create_emotion_model("lensnet-fer", threads=2)
+        assert side._pool is not None
+        assert torch.get_num_threads() == 2
+        assert list(side._pool.map(lambda _: torch.get_num_threads(), range(2))) == [1, 1]
+        one = create_emotion_model("lensnet-fer", threads=1)
+        assert one._pool is None
+        (ps, fs), (po, fo) = side.predict(crops), one.predict(crops)
+        np.testing.assert_allclose(ps, po, atol=1e-6)
+        np.testing.assert_allclose(fs, fo, atol=1e-5)
+    finally:
+        torch.set_num_threads(before)

@@ -34,7 +34,7 @@ def test_train_stop_resume_export(tmp_path, tiny_fer):
     assert res["epochs_done"] == 1 and "test_acc" not in res
     assert (out / "last.pt").exists() and (out / "best.pt").exists()
     res = train(tiny_fer, out, epochs=2, batch=8, threads=1, resume=out / "last.pt",
-                export=tmp_path / "w.pt", log=lambda s: None)
+                export=tmp_path / "w.pt", report_test=True, log=lambda s: None)
     assert res["epochs_done"] == 2 and [h["epoch"] for h in res["history"]] == [1, 2]
     assert 0 <= res["test_acc"] <= 1
     assert len(json.loads((out / "history.json").read_text())) == 2
@@ -71,7 +71,8 @@ def test_fine_tune_on_the_faces_analyze_would_cut(tmp_path, tiny_fer):
           log=lambda s: None)
     logs = []
     res = train(tiny_fer, tmp_path / "b", epochs=1, batch=8, threads=1, crops="faces",
-                init=tmp_path / "a.pt", cache=tmp_path / "cache", log=logs.append)
+                init=tmp_path / "a.pt", cache=tmp_path / "cache", report_test=True,
+                log=logs.append)
     assert res["epochs_done"] == 1 and 0 <= res["test_acc"] <= 1
     assert any(line.startswith("initialised from") for line in logs)
     d = np.load(tmp_path / "cache" / "train_faces.npz")
@@ -134,3 +135,13 @@ def test_train_emotion_cli_rejects_average_after_the_last_epoch(tiny_fer, tmp_pa
     res = CliRunner().invoke(cli, ["train-emotion", str(tiny_fer), "--epochs", "2",
                                    "--average-from", "3", "--out", str(tmp_path / "r")])
     assert res.exit_code == 2 and "--average-from" in res.output
+
+
+def test_train_emotion_reads_test_only_when_asked(tiny_fer, tmp_path):
+    base = ["train-emotion", str(tiny_fer), "--epochs", "1", "--batch", "8", "--threads", "1"]
+    res = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    assert "test accuracy" not in res.output and "best val accuracy" in res.output
+    res = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "b"), "--report-test"])
+    assert res.exit_code == 0, res.output
+    assert "test accuracy of the best-on-val model" in res.output

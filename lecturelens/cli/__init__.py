@@ -386,8 +386,10 @@ def models_verify():
               help="Folder for the decoded splits (share it between runs) [default: OUT/cache]")
 @click.option("--average-from", type=click.IntRange(1), help="Export the average of the weights "
               "at the end of epoch N and every later epoch, instead of the best epoch.")
+@click.option("--report-test", is_flag=True, help="Also report the final model's accuracy on "
+              "DATA_DIR/test (choose on val; read test once, for the model you ship).")
 def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, export, stop_after,
-                  bf16, crops, init, cache, average_from):
+                  bf16, crops, init, cache, average_from, report_test):
     """Train the default emotion model (lensnet-fer) on DATA_DIR/{train,val[,test]}/<label>/."""
     from lecturelens.emotion.train import train
 
@@ -396,7 +398,8 @@ def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, expor
                                  param_hint="--average-from")
     res = train(data_dir, out, epochs=epochs, batch=batch, lr=lr, threads=threads, seed=seed,
                 resume=resume, export=export, stop_after=stop_after, bf16=bf16, crops=crops,
-                init=init, cache=cache, average_from=average_from, log=click.echo)
+                init=init, cache=cache, average_from=average_from, report_test=report_test,
+                log=click.echo)
     click.echo(f"best val accuracy {res['best_val']:.4f}"
                + (f", averaged {res['average_val']:.4f}" if "average_val" in res else "")
                + (f", test accuracy {res['test_acc']:.4f}" if "test_acc" in res else ""))

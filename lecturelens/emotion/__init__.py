@@ -38,7 +38,8 @@ class EmotionModel:
 
     def __init__(self, entry: ModelEntry, net, weights: list[dict], tta_flip: bool = False,
                  n_outputs: int | None = None, fast: bool = False,
-                 calibrations: list[dict] | None = None, precision: str = "auto"):
+                 calibrations: list[dict] | None = None, precision: str = "auto",
+                 threads: int = 0):
         import torch
 
         from lecturelens.emotion import quant
@@ -82,6 +83,10 @@ class EmotionModel:
         mean = torch.tensor(entry.mean, dtype=torch.float32).view(1, -1, 1, 1)
         std = torch.tensor(entry.std, dtype=torch.float32).view(1, -1, 1, 1)
         self._mean, self._std = mean, std
+        self._pool = None
+        budget = threads or torch.get_num_threads()
+        if len(self.nets) > 1 and budget >= len(self.nets):
+            self._pool = _net_pool(len(self.nets), budget // len(self.nets), budget)
         with torch.inference_mode():
             size = entry.input_size
             self.feature_dim = int(self._forward(torch.zeros(1, entry.channels, size, size))[1]
@@ -102,27 +107,34 @@ class EmotionModel:
     def _forward(self, x):
         """Probabilities and features of a normalised batch (flip TTA in the same pass)."""
         torch = self._torch
-        n = x.shape[0]
         if self.tta_flip:
             x = torch.cat([x, x.flip(3)])
         if len(self.nets) > 1 or self._bf16:
             x = x.contiguous(memory_format=torch.channels_last)
-        probs, feats = 0, []
-        for net in self.nets:
+        if self._pool is not None:
+            outs = list(self._pool.map(lambda net: self._run_net(net, x), self.nets))
+        else:
+            outs = [self._run_net(net, x) for net in self.nets]
+        probs = sum(p for p, _ in outs) / len(outs)
+        return probs, torch.cat([f for _, f in outs], 1)
+
+    def _run_net(self, net, x):
+        """One member's probabilities and features (mirror halves averaged)."""
+        torch = self._torch
+        with torch.inference_mode():  # thread-local: a pool thread needs its own
             if self.precision == "int8":
                 f, logits = net(x)  # the quantized graph returns both (see quant._heads)
             else:
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
                     f = net.forward_head(net.forward_features(x), pre_logits=True)
                     logits = net.get_classifier()(f)
-            p = logits[:, :self._n_classes].float().softmax(1)
-            f = f.float()
-            if self.tta_flip:
-                p = (p[:n] + p[n:]) / 2
-                f = (f[:n] + f[n:]) / 2
-            probs = probs + p
-            feats.append(f)
-        return probs / len(self.nets), torch.cat(feats, 1)
+        p = logits[:, :self._n_classes].float().softmax(1)
+        f = f.float()
+        if self.tta_flip:
+            n = x.shape[0] // 2
+            p = (p[:n] + p[n:]) / 2
+            f = (f[:n] + f[n:]) / 2
+        return p, f
 
     def _to_tensor(self, crops: np.ndarray):
         import cv2
@@ -181,7 +193,8 @@ def create_emotion_model(name: str = DEFAULT_EMOTION_MODEL, weights: str | Path 
         name: registry name; an unknown name lists the choices.
         weights: a weight file to use instead of the registry's location (e.g. an HSEmotion
             ``.pt`` downloaded elsewhere).
-        threads: torch CPU threads (0: leave torch's default).
+        threads: torch CPU threads (0: leave torch's default). An ensemble given at least
+            one thread per member runs its members side by side, each on its share.
         precision: for LectureLens' own nets: ``auto`` (bfloat16 where the CPU has it,
             else int8 when the weights carry int8 calibration, else float32), ``float``
             (bfloat16 or float32) or ``int8``. Other models always run in float32.
@@ -214,7 +227,7 @@ def create_emotion_model(name: str = DEFAULT_EMOTION_MODEL, weights: str | Path 
             nets.append(net)
             calibrations.append(calibration)
         return EmotionModel(entry, nets, files, tta_flip=True, fast=True,
-                            calibrations=calibrations, precision=precision)
+                            calibrations=calibrations, precision=precision, threads=threads)
     if kind == "hsemotion":
         import timm
 
@@ -233,6 +246,34 @@ def create_emotion_model(name: str = DEFAULT_EMOTION_MODEL, weights: str | Path 
         _load_state(net, state, name, path)
         return EmotionModel(entry, net, files)
     raise ModelError(f"model {name}: unknown builder {entry.builder!r}")
+
+
+def _net_pool(n: int, per_thread: int, restore: int):
+    """Threads that run an ensemble's members side by side, ``per_thread`` torch threads each.
+
+    Two int8 nets on one thread each, concurrently, are ~10 % faster on 2 cores than each net
+    on both cores in turn (the small convolutions do not split well across cores).
+    ``torch.set_num_threads`` sets the calling thread's OpenMP team size, but also the
+    process default that other threads adopt; so every pool thread is started now (a
+    barrier holds each one until all exist) and the default is put back afterwards.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    def init() -> None:
+        # A thread's first parallel op resets its count to the process default, unless that
+        # lazy set-up (which get_num_threads runs) has happened already.
+        torch.get_num_threads()
+        torch.set_num_threads(per_thread)
+
+    pool = ThreadPoolExecutor(n, thread_name_prefix="lecturelens-emotion", initializer=init)
+    barrier = threading.Barrier(n)
+    for f in [pool.submit(barrier.wait, 60) for _ in range(n)]:
+        f.result()
+    torch.set_num_threads(restore)
+    return pool
 
 
 def _load_state(net, state, name, path) -> None:

@@ -1,19 +1,18 @@
 """Train LectureLens' own emotion model on a labelled folder (FER2013 layout).
 
-    python -m lecturelens.emotion.train DATA_DIR --out runs/fer --epochs 40
+    lecturelens train-emotion DATA_DIR --out runs/fer --epochs 40
 
 ``DATA_DIR`` holds ``train/`` and ``val/`` (and optionally ``test/``), each laid out as
-``<label>/*.jpg``. Model selection uses ``val`` only; ``test`` is reported once at the end.
+``<label>/*.jpg``. Model selection uses ``val`` only; ``test`` is read only when asked
+(``report_test``), for the model to be shipped.
 Checkpoints (``last.pt`` to resume with ``--resume``, ``best.pt``) and ``history.json`` go
 to ``--out``; ``--export`` writes the best weights as a float16 state dict for ``models/``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -124,7 +123,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
           export: str | Path | None = None, stop_after: int | None = None,
           bf16: bool | None = None, crops: str = "whole", init: str | Path | None = None,
           cache: str | Path | None = None, average_from: int | None = None,
-          log=print) -> dict:
+          report_test: bool = False, log=print) -> dict:
     """Train ``lensnet_fer``; return the history (per-epoch loss and val accuracy).
 
     Args:
@@ -152,6 +151,8 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
             (uniformly, BatchNorm statistics included) and export that average instead of
             the best epoch. Averaging the last epochs of a fine-tuning run gave nets 0.8-0.9
             points better on val than any single epoch (models/lensnet_fer.md).
+        report_test: also measure the final model on ``test/`` (``test_acc``). Off by
+            default: a test figure printed after every run invites choosing on test.
         log: called with one line per epoch.
     """
     import torch
@@ -263,7 +264,8 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     else:
         model.load_state_dict(torch.load(out / "best.pt", map_location="cpu",
                                          weights_only=True))
-    if (data_dir / "test").is_dir():
+        log(f"final model: the best-on-val epoch (val {state['best_val']:.4f})")
+    if report_test and (data_dir / "test").is_dir():
         xte, yte = _load_split(data_dir, "test", cache, crops, threads, log)
         result["test_acc"] = float((predict_logits(model, xte).argmax(1) == yte).mean())
         log(f"test accuracy of the {'averaged' if averaged else 'best-on-val'} model: "
@@ -308,32 +310,3 @@ def _save(obj, path: str | Path) -> None:
 
     with atomic_open(path, "wb") as fh:
         torch.save(obj, fh)
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("data_dir")
-    p.add_argument("--out", default="runs/lensnet_fer")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume")
-    p.add_argument("--export")
-    p.add_argument("--stop-after", type=int)
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--crops", choices=CROPS, default="whole")
-    p.add_argument("--init")
-    p.add_argument("--cache")
-    p.add_argument("--average-from", type=int)
-    a = p.parse_args(argv)
-    train(a.data_dir, a.out, epochs=a.epochs, batch=a.batch, lr=a.lr, threads=a.threads,
-          seed=a.seed, resume=a.resume, export=a.export, stop_after=a.stop_after, bf16=a.bf16,
-          crops=a.crops, init=a.init, cache=a.cache, average_from=a.average_from,
-          log=lambda s: print(s, flush=True))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
