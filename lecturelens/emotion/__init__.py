@@ -251,8 +251,9 @@ def create_emotion_model(name: str = DEFAULT_EMOTION_MODEL, weights: str | Path 
 def _net_pool(n: int, per_thread: int, restore: int):
     """Threads that run an ensemble's members side by side, ``per_thread`` torch threads each.
 
-    Two int8 nets on one thread each, concurrently, are ~10 % faster on 2 cores than each net
-    on both cores in turn (the small convolutions do not split well across cores).
+    Two int8 nets on one thread each, concurrently, were 2-4 % faster on this project's 2-core
+    CPU than each net on both cores in turn (medians of 8 interleaved rounds: 4.94 -> 4.76
+    and 5.11 -> 5.03 ms per face): the small convolutions do not split well across cores.
     ``torch.set_num_threads`` sets the calling thread's OpenMP team size, but also the
     process default that other threads adopt; so every pool thread is started now (a
     barrier holds each one until all exist) and the default is put back afterwards.
