@@ -145,3 +145,16 @@ def test_train_emotion_reads_test_only_when_asked(tiny_fer, tmp_path):
     res = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "b"), "--report-test"])
     assert res.exit_code == 0, res.output
     assert "test accuracy of the best-on-val model" in res.output
+
+
+def test_report_test_without_a_test_folder_says_so(tiny_fer, tmp_path):
+    import shutil
+
+    data = tmp_path / "fer"
+    for split in ("train", "val"):
+        shutil.copytree(tiny_fer / split, data / split)
+    logs = []
+    res = train(data, tmp_path / "run", epochs=1, batch=8, threads=1, report_test=True,
+                log=logs.append)
+    assert "test_acc" not in res
+    assert any(line.startswith("no test accuracy:") for line in logs)

@@ -265,7 +265,9 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         model.load_state_dict(torch.load(out / "best.pt", map_location="cpu",
                                          weights_only=True))
         log(f"final model: the best-on-val epoch (val {state['best_val']:.4f})")
-    if report_test and (data_dir / "test").is_dir():
+    if report_test and not (data_dir / "test").is_dir():
+        log(f"no test accuracy: {data_dir / 'test'} is not a folder")
+    elif report_test:
         xte, yte = _load_split(data_dir, "test", cache, crops, threads, log)
         result["test_acc"] = float((predict_logits(model, xte).argmax(1) == yte).mean())
         log(f"test accuracy of the {'averaged' if averaged else 'best-on-val'} model: "
