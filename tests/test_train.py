@@ -158,3 +158,44 @@ def test_report_test_without_a_test_folder_says_so(tiny_fer, tmp_path):
                 log=logs.append)
     assert "test_acc" not in res
     assert any(line.startswith("no test accuracy:") for line in logs)
+
+
+def test_distil_from_a_teacher_on_other_crops(tiny_fer, tmp_path):
+    import torch
+
+    from lecturelens.emotion.train import _load_net, predict_logits, teacher_targets
+
+    train(tiny_fer, tmp_path / "t", epochs=1, batch=8, threads=1, export=tmp_path / "t.pt",
+          log=lambda s: None)
+    teachers = [(tmp_path / "t.pt", "whole")]
+    cache = tmp_path / "cache"
+    runs = {}
+    for weight in (0.0, 1.0):
+        logs = []
+        runs[weight] = train(tiny_fer, tmp_path / f"s{weight}", epochs=1, batch=8, threads=1,
+                             seed=3, cache=cache, teachers=teachers, teacher_weight=weight,
+                             log=logs.append)
+        assert any(line.startswith("distilling from 1 teacher(s)") for line in logs)
+    # The soft targets are the teacher's flip-averaged probabilities on the train images...
+    [f] = cache.glob("teacher_*.npz")
+    x = np.load(cache / "train.npz")["x"]
+    want = torch.from_numpy(predict_logits(_load_net(tmp_path / "t.pt"), x)).softmax(1).numpy()
+    np.testing.assert_allclose(np.load(f)["probs"], want, atol=1e-5)
+    # ...computed once (the second run read the cache)...
+    mtime = f.stat().st_mtime_ns
+    teacher_targets(tiny_fer, teachers, cache, threads=1, log=lambda s: None)
+    assert f.stat().st_mtime_ns == mtime
+    # ...and they are what a teacher-only loss trains on: same seed, different loss.
+    assert runs[0.0]["history"][0]["loss"] != pytest.approx(runs[1.0]["history"][0]["loss"])
+
+
+def test_train_emotion_cli_checks_teachers(tiny_fer, tmp_path):
+    base = ["train-emotion", str(tiny_fer), "--out", str(tmp_path / "r"), "--epochs", "1"]
+    res = CliRunner().invoke(cli, base + ["--teacher", str(tmp_path / "missing.pt")])
+    assert res.exit_code == 2 and "missing.pt: no such weights file" in res.output
+    w = tmp_path / "w.pt"
+    w.write_bytes(b"x")
+    res = CliRunner().invoke(cli, base + ["--teacher", f"sideways={w}"])
+    assert res.exit_code == 2 and "CROPS must be one of whole, faces" in res.output
+    res = CliRunner().invoke(cli, base + ["--teacher-weight", "1.5"])
+    assert res.exit_code == 2

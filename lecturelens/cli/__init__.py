@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from lecturelens import __version__
 from lecturelens.config import AnalyzeConfig, field_help
 from lecturelens.emotion.quant import PRECISIONS
+from lecturelens.emotion.train import CROPS
 from lecturelens.errors import LectureLensError
 
 _DEFAULTS = AnalyzeConfig()
@@ -377,7 +379,7 @@ def models_verify():
               "(the schedule still spans --epochs); continue later with --resume.")
 @click.option("--bf16/--no-bf16", default=None, help="bfloat16 autocast while training "
               "[default: on when the CPU computes bfloat16 natively]")
-@click.option("--crops", type=click.Choice(["whole", "faces"]), default="whole",
+@click.option("--crops", type=click.Choice(CROPS), default="whole",
               show_default=True, help="whole: train on the images as they are; faces: on the "
               "faces cut from them as analyze and eval-emotion cut them (detected once, cached).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False),
@@ -388,18 +390,35 @@ def models_verify():
               "at the end of epoch N and every later epoch, instead of the best epoch.")
 @click.option("--report-test", is_flag=True, help="Also report the final model's accuracy on "
               "DATA_DIR/test (choose on val; read test once, for the model you ship).")
+@click.option("--teacher", "teachers", multiple=True, metavar="[CROPS=]WEIGHTS",
+              help="Distil from this net (repeatable; their mean probabilities on the train "
+                   "images are soft targets). CROPS (whole or faces, default --crops) is what "
+                   "the teacher sees.")
+@click.option("--teacher-weight", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Share of the loss given to the teachers' soft targets.")
 def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, export, stop_after,
-                  bf16, crops, init, cache, average_from, report_test):
+                  bf16, crops, init, cache, average_from, report_test, teachers,
+                  teacher_weight):
     """Train the default emotion model (lensnet-fer) on DATA_DIR/{train,val[,test]}/<label>/."""
     from lecturelens.emotion.train import train
 
     if average_from and average_from > epochs:
         raise click.BadParameter(f"{average_from} is after the last epoch ({epochs})",
                                  param_hint="--average-from")
+    pairs = []
+    for spec in teachers:
+        kind, sep, path = spec.rpartition("=")
+        kind = kind if sep else crops
+        if kind not in CROPS:
+            raise click.BadParameter(f"{spec}: CROPS must be one of {', '.join(CROPS)}",
+                                     param_hint="--teacher")
+        if not Path(path).is_file():
+            raise click.BadParameter(f"{path}: no such weights file", param_hint="--teacher")
+        pairs.append((path, kind))
     res = train(data_dir, out, epochs=epochs, batch=batch, lr=lr, threads=threads, seed=seed,
                 resume=resume, export=export, stop_after=stop_after, bf16=bf16, crops=crops,
                 init=init, cache=cache, average_from=average_from, report_test=report_test,
-                log=click.echo)
+                teachers=pairs, teacher_weight=teacher_weight, log=click.echo)
     click.echo(f"best val accuracy {res['best_val']:.4f}"
                + (f", averaged {res['average_val']:.4f}" if "average_val" in res else "")
                + (f", test accuracy {res['test_acc']:.4f}" if "test_acc" in res else ""))

@@ -90,6 +90,62 @@ def predict_logits(model, images_u8: np.ndarray, batch: int = 512, tta: bool = T
 CROPS = ("whole", "faces")
 
 
+def _load_net(path, log=None):
+    """A lensnet (float32, eval mode) from a weights file (exported, or a run's best.pt)."""
+    from lecturelens.emotion import _load_state
+    from lecturelens.emotion.nets import build_lensnet, read_lensnet_weights
+    from lecturelens.emotion.quant import split_calibration
+
+    model = build_lensnet(num_classes=len(FER_CLASSES))
+    _load_state(model, split_calibration(read_lensnet_weights(path))[0], "lensnet-fer", path)
+    return model.eval()
+
+
+def teacher_targets(data_dir: str | Path, teachers, cache: str | Path, threads: int = 2,
+                    log=print) -> np.ndarray:
+    """Soft targets for distillation: the mean class probabilities of ``teachers`` on the
+    train split (``N x classes``, in the order :func:`train` reads it), cached.
+
+    Each teacher sees its own crops (flip test-time augmentation included), so nets trained
+    on whole images can teach a net that only ever gets detected faces: the whole image
+    keeps pixels that the FER-framed crop of a tight FER2013 face has to invent.
+
+    Args:
+        data_dir: folder with ``train/``.
+        teachers: ``(weights_path, crops)`` pairs; crops is one of :data:`CROPS`.
+        cache: folder shared with :func:`train` (decoded splits and these targets).
+        threads: torch CPU threads.
+        log: called with one line per teacher.
+    """
+    import hashlib
+
+    import torch
+
+    from lecturelens.atomic import atomic_open
+
+    cache = Path(cache)
+    key = hashlib.sha256()
+    for path, crops in teachers:
+        if crops not in CROPS:
+            raise ValueError(f"teacher crops must be one of {', '.join(CROPS)}, not {crops!r}")
+        key.update(hashlib.sha256(Path(path).read_bytes()).digest() + crops.encode())
+    f = cache / f"teacher_{key.hexdigest()[:16]}.npz"
+    if f.exists():
+        return np.load(f)["probs"]
+    torch.set_num_threads(threads)
+    total = None
+    for path, crops in teachers:
+        x, y = _load_split(Path(data_dir), "train", cache, crops, threads, log)
+        p = torch.from_numpy(predict_logits(_load_net(path), x)).softmax(1).numpy()
+        log(f"teacher {path} ({crops}): train accuracy {(p.argmax(1) == y).mean():.4f}")
+        total = p if total is None else total + p
+    probs = (total / len(teachers)).astype(np.float32)
+    cache.mkdir(parents=True, exist_ok=True)
+    with atomic_open(f, "wb") as fh:
+        np.savez(fh, probs=probs, teachers=np.array([f"{c}={p}" for p, c in teachers]))
+    return probs
+
+
 def _load_split(root: Path, split: str, cache: Path | None, crops: str = "whole",
                 threads: int = 0, log=print):
     """``(images, labels)`` of one split: whole images, or the faces ``analyze`` would cut
@@ -123,7 +179,8 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
           export: str | Path | None = None, stop_after: int | None = None,
           bf16: bool | None = None, crops: str = "whole", init: str | Path | None = None,
           cache: str | Path | None = None, average_from: int | None = None,
-          report_test: bool = False, log=print) -> dict:
+          report_test: bool = False, teachers=(), teacher_weight: float = 0.5,
+          log=print) -> dict:
     """Train ``lensnet_fer``; return the history (per-epoch loss and val accuracy).
 
     Args:
@@ -153,19 +210,23 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
             points better on val than any single epoch (models/lensnet_fer.md).
         report_test: also measure the final model on ``test/`` (``test_acc``). Off by
             default: a test figure printed after every run invites choosing on test.
+        teachers: ``(weights_path, crops)`` pairs whose mean probabilities on the train
+            split (:func:`teacher_targets`) are soft targets for the model (distillation).
+        teacher_weight: share of the loss given to the soft targets (the rest is the
+            label's cross-entropy).
         log: called with one line per epoch.
     """
     import torch
     import torch.nn.functional as F
 
-    from lecturelens.emotion import _load_state
-    from lecturelens.emotion.nets import build_lensnet, read_lensnet_weights
-    from lecturelens.emotion.quant import split_calibration
+    from lecturelens.emotion.nets import build_lensnet
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     if crops not in CROPS:
         raise ValueError(f"crops must be one of {', '.join(CROPS)}, not {crops!r}")
+    if not 0 <= teacher_weight <= 1:
+        raise ValueError(f"teacher_weight must be from 0 to 1, not {teacher_weight}")
     if average_from is not None and not 1 <= average_from <= epochs:
         raise ValueError(f"average_from must be an epoch from 1 to {epochs}, not {average_from}")
     data_dir, out = Path(data_dir), Path(out)
@@ -173,15 +234,22 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     cache = Path(cache) if cache else out / "cache"
     xtr, ytr = _load_split(data_dir, "train", cache, crops, threads, log)
     xva, yva = _load_split(data_dir, "val", cache, crops, threads, log)
+    soft = None
+    if teachers:
+        soft = torch.from_numpy(teacher_targets(data_dir, teachers, cache, threads, log))
+        torch.set_num_threads(threads)
+        log(f"distilling from {len(teachers)} teacher(s), weight {teacher_weight}: teachers' "
+            f"train accuracy {(soft.argmax(1).numpy() == ytr).mean():.4f}")
 
     if bf16 is None:
         bf16 = bf16_supported()
     log(f"train {len(xtr)} images, val {len(xva)} images, classes {FER_CLASSES}, "
         f"bf16 autocast {'on' if bf16 else 'off'}, crops {crops}")
-    model = build_lensnet(num_classes=len(FER_CLASSES))
     if init and not resume:
-        _load_state(model, split_calibration(read_lensnet_weights(init))[0], "lensnet-fer", init)
+        model = _load_net(init)
         log(f"initialised from {init}")
+    else:
+        model = build_lensnet(num_classes=len(FER_CLASSES))
     # channels-last convolutions are ~1.5x faster on CPU (oneDNN) for this small network.
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
@@ -216,6 +284,10 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(bf16)):
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+            if soft is not None:
+                # The mirror augmentation needs no care: the targets are flip-averaged.
+                loss = ((1 - teacher_weight) * loss
+                        + teacher_weight * F.cross_entropy(logits.float(), soft[idx]))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
