@@ -187,6 +187,10 @@ def test_distil_from_a_teacher_on_other_crops(tiny_fer, tmp_path):
     assert f.stat().st_mtime_ns == mtime
     # ...and they are what a teacher-only loss trains on: same seed, different loss.
     assert runs[0.0]["history"][0]["loss"] != pytest.approx(runs[1.0]["history"][0]["loss"])
+    # A run from cached targets starts where the run that computed them started.
+    again = train(tiny_fer, tmp_path / "again", epochs=1, batch=8, threads=1, seed=3,
+                  cache=cache, teachers=teachers, teacher_weight=0.0, log=lambda s: None)
+    assert again["history"][0]["loss"] == runs[0.0]["history"][0]["loss"]
 
 
 def test_train_emotion_cli_checks_teachers(tiny_fer, tmp_path):

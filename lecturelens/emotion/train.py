@@ -90,7 +90,7 @@ def predict_logits(model, images_u8: np.ndarray, batch: int = 512, tta: bool = T
 CROPS = ("whole", "faces")
 
 
-def _load_net(path, log=None):
+def _load_net(path):
     """A lensnet (float32, eval mode) from a weights file (exported, or a run's best.pt)."""
     from lecturelens.emotion import _load_state
     from lecturelens.emotion.nets import build_lensnet, read_lensnet_weights
@@ -222,7 +222,6 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     from lecturelens.emotion.nets import build_lensnet
 
     torch.set_num_threads(threads)
-    torch.manual_seed(seed)
     if crops not in CROPS:
         raise ValueError(f"crops must be one of {', '.join(CROPS)}, not {crops!r}")
     if not 0 <= teacher_weight <= 1:
@@ -245,6 +244,9 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         bf16 = bf16_supported()
     log(f"train {len(xtr)} images, val {len(xva)} images, classes {FER_CLASSES}, "
         f"bf16 autocast {'on' if bf16 else 'off'}, crops {crops}")
+    # Seeded here, after the teachers (whose nets also draw initial weights), so a run
+    # starts the same whether their targets were cached or not.
+    torch.manual_seed(seed)
     if init and not resume:
         model = _load_net(init)
         log(f"initialised from {init}")
