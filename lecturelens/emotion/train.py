@@ -122,20 +122,24 @@ def teacher_targets(data_dir: str | Path, teachers, cache: str | Path, threads: 
     import torch
 
     from lecturelens.atomic import atomic_open
+    from lecturelens.models import sha256_file
 
     cache = Path(cache)
     key = hashlib.sha256()
     for path, crops in teachers:
         if crops not in CROPS:
             raise ValueError(f"teacher crops must be one of {', '.join(CROPS)}, not {crops!r}")
-        key.update(hashlib.sha256(Path(path).read_bytes()).digest() + crops.encode())
+        key.update((sha256_file(path) + crops).encode())
     f = cache / f"teacher_{key.hexdigest()[:16]}.npz"
     if f.exists():
         return np.load(f)["probs"]
     torch.set_num_threads(threads)
+    splits = {}
     total = None
     for path, crops in teachers:
-        x, y = _load_split(Path(data_dir), "train", cache, crops, threads, log)
+        if crops not in splits:
+            splits[crops] = _load_split(Path(data_dir), "train", cache, crops, threads, log)
+        x, y = splits[crops]
         p = torch.from_numpy(predict_logits(_load_net(path), x)).softmax(1).numpy()
         log(f"teacher {path} ({crops}): train accuracy {(p.argmax(1) == y).mean():.4f}")
         total = p if total is None else total + p
@@ -236,7 +240,6 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     soft = None
     if teachers:
         soft = torch.from_numpy(teacher_targets(data_dir, teachers, cache, threads, log))
-        torch.set_num_threads(threads)
         log(f"distilling from {len(teachers)} teacher(s), weight {teacher_weight}: teachers' "
             f"train accuracy {(soft.argmax(1).numpy() == ytr).mean():.4f}")
 
