@@ -203,3 +203,45 @@ def test_train_emotion_cli_checks_teachers(tiny_fer, tmp_path):
     assert res.exit_code == 2 and "CROPS must be one of whole, faces" in res.output
     res = CliRunner().invoke(cli, base + ["--teacher-weight", "1.5"])
     assert res.exit_code == 2
+
+
+def test_faces_warp_cuts_the_crop_eval_gets_and_augments_it(tmp_path, tiny_fer):
+    import torch
+
+    from lecturelens.emotion.train import _augment, _load_split, _warp
+
+    cache = tmp_path / "cache"
+    x, y, maps = _load_split(tiny_fer, "train", cache, "faces-warp", threads=1)
+    faces, yf = _load_split(tiny_fer, "train", cache, "faces", threads=1)
+    assert x.shape == faces.shape and np.array_equal(y, yf) and maps.shape == (len(x), 2, 3)
+    found = np.load(cache / "train_faces.npz")["found"]
+    assert found.mean() > 0.5
+    # With no augmentation the warp is the crop eval-emotion cuts (OpenCV's rounding aside),
+    # mirrored borders included: the tiny faces reach past their 48 px photos.
+    photos = torch.from_numpy(x).float()[:, None] / 255
+    identity = torch.tensor([[1.0, 0, 0], [0, 1, 0]]).expand(len(x), 2, 3)
+    cut = _warp(photos, torch.from_numpy(maps), identity, 48)[:, 0].numpy() * 255
+    assert np.abs(cut - faces).max() <= 1.0
+    assert np.abs(cut[found] - x[found]).mean() > 5  # the crop is not the photo
+    # Augmented: a different cut each draw, same shape, in range.
+    gen = torch.Generator().manual_seed(0)
+    a = _augment(photos, gen, torch.from_numpy(maps))
+    b = _augment(photos, gen, torch.from_numpy(maps))
+    assert a.shape == (len(x), 1, 48, 48) and 0 <= float(a.min()) and float(a.max()) <= 1
+    assert not torch.equal(a, b)
+    res = train(tiny_fer, tmp_path / "run", epochs=1, batch=8, threads=1, crops="faces-warp",
+                cache=cache, report_test=True, log=lambda s: None)
+    assert res["epochs_done"] == 1 and 0 <= res["test_acc"] <= 1
+
+
+def test_faces_cache_made_before_landmarks_is_redone(tmp_path, tiny_fer):
+    from lecturelens.emotion.train import _load_split
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    np.savez(cache / "val_faces.npz", x=np.zeros((1, 48, 48), np.uint8), y=np.zeros(1, int))
+    logs = []
+    x, y, maps = _load_split(tiny_fer, "val", cache, "faces-warp", threads=1, log=logs.append)
+    assert len(x) == len(maps) == 2 * 7
+    assert any("made before landmarks were cached" in line for line in logs)
+    assert "lm" in np.load(cache / "val_faces.npz")

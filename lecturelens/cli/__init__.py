@@ -10,7 +10,7 @@ import click
 from lecturelens import __version__
 from lecturelens.config import AnalyzeConfig, field_help
 from lecturelens.emotion.quant import PRECISIONS
-from lecturelens.emotion.train import CROPS
+from lecturelens.emotion.train import CROPS, TEACHER_CROPS
 from lecturelens.errors import LectureLensError
 
 _DEFAULTS = AnalyzeConfig()
@@ -381,7 +381,9 @@ def models_verify():
               "[default: on when the CPU computes bfloat16 natively]")
 @click.option("--crops", type=click.Choice(CROPS), default="whole",
               show_default=True, help="whole: train on the images as they are; faces: on the "
-              "faces cut from them as analyze and eval-emotion cut them (detected once, cached).")
+              "faces cut from them as analyze and eval-emotion cut them (detected once, cached); "
+              "faces-warp: the same faces cut anew at every step with the augmentation folded "
+              "into the cut (one resampling, as analyze's crops have).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False),
               help="Start from these weights (e.g. fine-tune a whole-image model on faces).")
 @click.option("--cache", type=click.Path(file_okay=False),
@@ -392,8 +394,8 @@ def models_verify():
               "DATA_DIR/test (choose on val; read test once, for the model you ship).")
 @click.option("--teacher", "teachers", multiple=True, metavar="[CROPS=]WEIGHTS",
               help="Distil from this net (repeatable; their mean probabilities on the train "
-                   "images are soft targets). CROPS (whole or faces, default --crops) is what "
-                   "the teacher sees.")
+                   "images are soft targets). CROPS (whole or faces; default --crops, faces "
+                   "for faces-warp) is what the teacher sees.")
 @click.option("--teacher-weight", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Share of the loss given to the teachers' soft targets.")
 def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, export, stop_after,
@@ -408,9 +410,9 @@ def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, expor
     pairs = []
     for spec in teachers:
         kind, sep, path = spec.rpartition("=")
-        kind = kind if sep else crops
-        if kind not in CROPS:
-            raise click.BadParameter(f"{spec}: CROPS must be one of {', '.join(CROPS)}",
+        kind = kind if sep else crops if crops in TEACHER_CROPS else "faces"
+        if kind not in TEACHER_CROPS:
+            raise click.BadParameter(f"{spec}: CROPS must be one of {', '.join(TEACHER_CROPS)}",
                                      param_hint="--teacher")
         if not Path(path).is_file():
             raise click.BadParameter(f"{path}: no such weights file", param_hint="--teacher")

@@ -43,6 +43,34 @@ def similarity_to_template(landmarks: np.ndarray, size: int) -> np.ndarray | Non
     return np.hstack([scale * rot, (md - scale * rot @ ms)[:, None]])
 
 
+def crop_matrix(box: np.ndarray | None, landmarks: np.ndarray | None, size: int,
+                shape: tuple[int, ...]) -> np.ndarray:
+    """The ``2 x 3`` map from frame pixels to crop pixels that :func:`crop_face` applies.
+
+    The landmark fit when the landmarks allow one, else a square around ``box``, else the
+    whole frame resized to ``size x size`` (``shape`` is the frame's ``H x W[ x C]``).
+    Training folds its augmentation into this map so that each training crop is resampled
+    once, from the photo, exactly as :func:`crop_face` cuts it.
+    """
+    m = _face_matrix(box, landmarks, size)
+    if m is None:
+        # What a plain resize does: pixel centres map onto pixel centres.
+        sx, sy = size / shape[1], size / shape[0]
+        m = np.float64([[sx, 0, (sx - 1) / 2], [0, sy, (sy - 1) / 2]])
+    return m
+
+
+def _face_matrix(box, landmarks, size: int) -> np.ndarray | None:
+    m = None if landmarks is None else similarity_to_template(landmarks, size)
+    if m is None and box is not None:
+        x1, y1, x2, y2 = (float(v) for v in box)
+        side = max(x2 - x1, y2 - y1, 1.0)
+        scale = size / side
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        m = np.float64([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]])
+    return m
+
+
 def crop_face(rgb: np.ndarray, box: np.ndarray | None, landmarks: np.ndarray | None,
               size: int) -> np.ndarray:
     """Cut one face out of a frame as a ``size x size`` RGB crop.
@@ -58,13 +86,7 @@ def crop_face(rgb: np.ndarray, box: np.ndarray | None, landmarks: np.ndarray | N
     """
     import cv2
 
-    m = None if landmarks is None else similarity_to_template(landmarks, size)
-    if m is None and box is not None:
-        x1, y1, x2, y2 = (float(v) for v in box)
-        side = max(x2 - x1, y2 - y1, 1.0)
-        scale = size / side
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        m = np.float64([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]])
+    m = _face_matrix(box, landmarks, size)
     if m is None:
         return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
     scale = float(np.hypot(m[0, 0], m[0, 1]))

@@ -125,12 +125,13 @@ def face_crops(images: list[np.ndarray], faces, size: int) -> np.ndarray:
 
 def load_face_crops(items: list[tuple[Path, str]], classes: tuple[str, ...], size: int = 48,
                     threads: int = 0, chunk: int = 256, progress: bool = True
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Like :func:`load_gray`, but each image is the face cut as ``analyze`` would cut it.
 
     Returns:
-        ``(crops, labels, found)``: ``N x size x size`` uint8 grayscale crops, class indices,
-        and whether a face was detected (else the crop is the whole image).
+        ``(crops, labels, boxes, landmarks)``: ``N x size x size`` uint8 grayscale crops,
+        class indices, and the detected face of each image in its own pixels (``N x 4`` and
+        ``N x 5 x 2`` float32, NaN where no face was found and the crop is the whole image).
     """
     import cv2
     from tqdm import tqdm
@@ -138,14 +139,18 @@ def load_face_crops(items: list[tuple[Path, str]], classes: tuple[str, ...], siz
     index = {c: i for i, c in enumerate(classes)}
     items = [(p, label) for p, label in items if label in index]
     detector = photo_detector(threads)
-    xs, found = [], []
+    boxes = np.full((len(items), 4), np.nan, np.float32)
+    points = np.full((len(items), 5, 2), np.nan, np.float32)
+    xs = []
     with tqdm(total=len(items), unit="img", disable=not progress, desc="faces") as bar:
         for start in range(0, len(items), chunk):
             images = [load_rgb(p) for p, _ in items[start:start + chunk]]
             faces = photo_faces(detector, images)
             crops = face_crops(images, faces, size)
             xs += [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in crops]
-            found += [f is not None for f in faces]
+            for i, f in enumerate(faces, start):
+                if f is not None:
+                    boxes[i], points[i] = f
             bar.update(len(images))
-    return (np.stack(xs), np.asarray([index[label] for _, label in items], np.int64),
-            np.asarray(found))
+    return (np.stack(xs), np.asarray([index[label] for _, label in items], np.int64), boxes,
+            points)

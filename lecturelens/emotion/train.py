@@ -21,22 +21,36 @@ import numpy as np
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 
-def _augment(x, gen):
-    """Random flip, rotation/scale/shift, brightness/contrast and erasing on a batch in [0,1]."""
+def _augment(x, gen, warp=None):
+    """Random flip, rotation/scale/shift, brightness/contrast and erasing on a batch in [0,1].
+
+    Args:
+        x: ``N x 1 x H x W`` images in [0, 1]: the crops themselves, or with ``warp`` the
+            whole photos they are cut from.
+        gen: the random generator.
+        warp: ``N x 2 x 3`` maps from crop pixels to photo pixels (:func:`_crop_maps`). The
+            random rotation/scale/shift is folded into each map and the crop is cut from the
+            photo in one resampling, mirrored outwards where it leaves the photo: the crops
+            ``analyze`` gives the model, plus the augmentation, with no second blur.
+    """
     import torch
     import torch.nn.functional as F
 
     n = x.shape[0]
     flip = torch.rand(n, generator=gen) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
     ang = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(12)
     scale = 1 + (torch.rand(n, generator=gen) * 2 - 1) * 0.12
     shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * 0.12
     cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
                          torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if warp is None:
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    else:
+        x = _warp(x, warp, theta, CROP_SIZE)
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
     contrast = 1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * 0.25
     bright = (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * 0.12
     mean = x.mean(dim=(2, 3), keepdim=True)
@@ -54,6 +68,60 @@ def _augment(x, gen):
             & (xx >= ex.view(n, 1, 1)) & (xx < (ex + ew).view(n, 1, 1)) & erase.view(n, 1, 1))
     x = torch.where(mask[:, None], torch.rand(n, 1, 1, 1, generator=gen), x)
     return x
+
+
+#: Side of the crops the model is trained on (lensnet's input).
+CROP_SIZE = 48
+
+
+def _warp(photos, maps, theta, size: int):
+    """Cut ``size x size`` crops from ``photos`` (``N x 1 x H x W``) through ``maps`` (crop
+    pixel -> photo pixel, ``N x 2 x 3``) after ``theta`` (``N x 2 x 3``, in the normalised
+    crop coordinates of :func:`torch.nn.functional.affine_grid`; identity for none).
+
+    Bilinear, mirrored outwards past the photo's edge like ``cv2.BORDER_REFLECT_101`` (the
+    border of :func:`lecturelens.emotion.align.crop_face`).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    n, _, h, w = photos.shape
+    q = (torch.arange(size, dtype=torch.float32) * 2 + 1) / size - 1  # pixel centres, -1..1
+    gy, gx = torch.meshgrid(q, q, indexing="ij")
+    ones = torch.ones_like(gx)
+    base = torch.stack([gx, gy, ones], -1).view(1, size * size, 3)
+    nc = base @ theta.transpose(1, 2)  # augmented positions, normalised crop coordinates
+    pix = (nc + 1) * (size / 2) - 0.5  # ... in crop pixels
+    src = torch.cat([pix, torch.ones_like(pix[..., :1])], -1) @ maps.float().transpose(1, 2)
+    # Mirrored outwards like OpenCV's REFLECT_101 (about the edge pixels' centres, repeating):
+    # folding the coordinate back into the photo is exact for bilinear sampling.
+    size_xy = torch.tensor([w, h], dtype=torch.float32)
+    period = 2 * (size_xy - 1).clamp(min=1)
+    src = torch.remainder(src, period)
+    src = torch.where(src > size_xy - 1, period - src, src)
+    grid = ((2 * src + 1) / size_xy - 1).view(n, size, size, 2)
+    return F.grid_sample(photos, grid, mode="bilinear", padding_mode="border",
+                         align_corners=False)
+
+
+def _crop_maps(boxes: np.ndarray, landmarks: np.ndarray, photo_hw: np.ndarray,
+               shape: tuple[int, int]) -> np.ndarray:
+    """``N x 2 x 3`` maps from crop pixels to image pixels: the inverse of each face's
+    :func:`~lecturelens.emotion.align.crop_matrix` (NaN rows: no face, the whole photo).
+
+    The faces were detected in photos of ``photo_hw`` (``N x 2``) pixels, since resized to
+    ``shape`` (a FER2013 image is already 48 x 48; a larger photo is cut from its copy).
+    """
+    from lecturelens.emotion.align import crop_matrix
+
+    out = np.empty((len(boxes), 2, 3), np.float32)
+    for i, (box, pts, hw) in enumerate(zip(boxes, landmarks, photo_hw)):
+        sx, sy = shape[1] / hw[1], shape[0] / hw[0]
+        resize = np.float64([[sx, 0, (sx - 1) / 2], [0, sy, (sy - 1) / 2], [0, 0, 1]])
+        found = bool(np.isfinite(box).all())
+        m = crop_matrix(box if found else None, pts if found else None, CROP_SIZE, tuple(hw))
+        out[i] = (resize @ np.linalg.inv(np.vstack([m, [0, 0, 1]])))[:2]
+    return out
 
 
 def bf16_supported() -> bool:
@@ -87,7 +155,12 @@ def predict_logits(model, images_u8: np.ndarray, batch: int = 512, tta: bool = T
     return torch.cat(out).numpy()
 
 
-CROPS = ("whole", "faces")
+#: What a net is trained on: ``whole`` images, the ``faces`` cut from them once and cached,
+#: or ``faces-warp``: those faces cut anew at every step, the augmentation folded into the
+#: crop (one resampling, as in ``analyze``; val is the same cached ``faces``).
+CROPS = ("whole", "faces", "faces-warp")
+#: What a teacher may see (its targets are fixed, so a warped crop adds nothing).
+TEACHER_CROPS = ("whole", "faces")
 
 
 def _load_net(path):
@@ -112,7 +185,7 @@ def teacher_targets(data_dir: str | Path, teachers, cache: str | Path, threads: 
 
     Args:
         data_dir: folder with ``train/``.
-        teachers: ``(weights_path, crops)`` pairs; crops is one of :data:`CROPS`.
+        teachers: ``(weights_path, crops)`` pairs; crops is one of :data:`TEACHER_CROPS`.
         cache: folder shared with :func:`train` (decoded splits and these targets).
         threads: torch CPU threads.
         log: called with one line per teacher.
@@ -127,8 +200,9 @@ def teacher_targets(data_dir: str | Path, teachers, cache: str | Path, threads: 
     cache = Path(cache)
     key = hashlib.sha256()
     for path, crops in teachers:
-        if crops not in CROPS:
-            raise ValueError(f"teacher crops must be one of {', '.join(CROPS)}, not {crops!r}")
+        if crops not in TEACHER_CROPS:
+            raise ValueError(f"teacher crops must be one of {', '.join(TEACHER_CROPS)}, "
+                             f"not {crops!r}")
         key.update((sha256_file(path) + crops).encode())
     f = cache / f"teacher_{key.hexdigest()[:16]}.npz"
     if f.exists():
@@ -153,28 +227,58 @@ def teacher_targets(data_dir: str | Path, teachers, cache: str | Path, threads: 
 def _load_split(root: Path, split: str, cache: Path | None, crops: str = "whole",
                 threads: int = 0, log=print):
     """``(images, labels)`` of one split: whole images, or the faces ``analyze`` would cut
-    (detection takes about 5 ms per image here, so the result is cached)."""
+    (detection takes about 5 ms per image here, so the result is cached).
+
+    With ``faces-warp`` the images are the whole ones and a third item holds each face's
+    map from crop pixels to image pixels (:func:`_crop_maps`), for :func:`_augment`.
+    """
     from lecturelens.atomic import atomic_open
     from lecturelens.emotion.data import list_labelled_images, load_face_crops, load_gray
 
-    f = None if cache is None else cache / (f"{split}.npz" if crops == "whole"
-                                            else f"{split}_{crops}.npz")
+    if crops == "faces-warp":
+        x, y = _load_split(root, split, cache, "whole", threads, log)
+        d = _face_cache(root, split, cache, threads, log)
+        return x, y, _crop_maps(d["box"], d["lm"], d["hw"], x.shape[1:])
+    if crops == "faces":
+        d = _face_cache(root, split, cache, threads, log)
+        return d["x"], d["y"]
+    f = None if cache is None else cache / f"{split}.npz"
     if f is not None and f.exists():
         d = np.load(f)
         return d["x"], d["y"]
-    items = list_labelled_images(root / split)
-    if crops == "whole":
-        x, y = load_gray(items, FER_CLASSES)
-        extra = {}
-    else:
-        x, y, found = load_face_crops(items, FER_CLASSES, threads=threads)
-        log(f"{split}: face found in {found.mean():.1%} of {len(found)} images")
-        extra = {"found": found}
+    x, y = load_gray(list_labelled_images(root / split), FER_CLASSES)
     if f is not None:
         cache.mkdir(parents=True, exist_ok=True)
         with atomic_open(f, "wb") as fh:
-            np.savez(fh, x=x, y=y, **extra)
+            np.savez(fh, x=x, y=y)
     return x, y
+
+
+def _face_cache(root: Path, split: str, cache: Path | None, threads: int, log) -> dict:
+    """The detected faces of a split: crops ``x``, labels ``y``, ``box``, ``lm`` (NaN where
+    none was found) and each photo's ``hw``; cached as ``SPLIT_faces.npz``."""
+    from lecturelens.atomic import atomic_open
+    from PIL import Image
+
+    from lecturelens.emotion.data import list_labelled_images, load_face_crops
+
+    f = None if cache is None else cache / f"{split}_faces.npz"
+    if f is not None and f.exists():
+        d = dict(np.load(f))
+        if "lm" in d:
+            return d
+        log(f"{f}: made before landmarks were cached; detecting again")
+    items = [(p, c) for p, c in list_labelled_images(root / split) if c in FER_CLASSES]
+    x, y, box, lm = load_face_crops(items, FER_CLASSES, threads=threads)
+    found = np.isfinite(box[:, 0])
+    log(f"{split}: face found in {found.mean():.1%} of {len(found)} images")
+    hw = np.array([Image.open(p).size[::-1] for p, _ in items], np.int32)
+    d = {"x": x, "y": y, "found": found, "box": box, "lm": lm, "hw": hw}
+    if f is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        with atomic_open(f, "wb") as fh:
+            np.savez(fh, **d)
+    return d
 
 
 def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 128,
@@ -235,8 +339,10 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     data_dir, out = Path(data_dir), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache) if cache else out / "cache"
-    xtr, ytr = _load_split(data_dir, "train", cache, crops, threads, log)
-    xva, yva = _load_split(data_dir, "val", cache, crops, threads, log)
+    # Val (and test) are always the crops eval-emotion measures: with faces-warp, the faces.
+    eval_crops = "faces" if crops == "faces-warp" else crops
+    xtr, ytr, *maps = _load_split(data_dir, "train", cache, crops, threads, log)
+    xva, yva = _load_split(data_dir, "val", cache, eval_crops, threads, log)
     soft = None
     if teachers:
         soft = torch.from_numpy(teacher_targets(data_dir, teachers, cache, threads, log))
@@ -272,6 +378,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         log(f"resumed at epoch {state['epoch']}")
     gen = torch.Generator().manual_seed(seed + state["epoch"])
     xtr_t = torch.from_numpy(xtr)
+    maps_t = torch.from_numpy(maps[0]) if maps else None
     ytr_t = torch.from_numpy(ytr)
 
     last = epochs if stop_after is None else min(epochs, state["epoch"] + stop_after)
@@ -284,7 +391,9 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         for i in range(steps):
             idx = perm[i * batch:(i + 1) * batch]
             x = xtr_t[idx].float().unsqueeze(1) / 255.0
-            x = ((_augment(x, gen) - 0.5) / 0.5).contiguous(memory_format=torch.channels_last)
+            warp = None if maps_t is None else maps_t[idx]
+            x = ((_augment(x, gen, warp) - 0.5) / 0.5).contiguous(
+                memory_format=torch.channels_last)
             y = ytr_t[idx]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(bf16)):
                 logits = model(x)
@@ -345,7 +454,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     if report_test and not (data_dir / "test").is_dir():
         log(f"no test accuracy: {data_dir / 'test'} is not a folder")
     elif report_test:
-        xte, yte = _load_split(data_dir, "test", cache, crops, threads, log)
+        xte, yte = _load_split(data_dir, "test", cache, eval_crops, threads, log)
         result["test_acc"] = float((predict_logits(model, xte).argmax(1) == yte).mean())
         log(f"test accuracy of the {'averaged' if averaged else 'best-on-val'} model: "
             f"{result['test_acc']:.4f}")
