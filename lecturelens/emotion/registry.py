@@ -11,9 +11,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: sha256 of the committed lensnet_fer weights (models/lensnet_fer.pt: seed 0, trained on
 #: whole FER2013 images, fine-tuned on the faces analyze cuts, then fine-tuned again with
-#: the mean of its last 8 epochs' weights, then once more (mean of epochs 2-12); float16
+#: the mean of its last 8 epochs' weights, then once more (mean of epochs 2-12), then on
+#: faces cut anew from each photo at every step (--crops faces-warp, last epoch); float16
 #: weights + int8 calibration).
-LENSNET_FER_SHA256 = "9417172299fa77d43ee6ca71b16bbb6f6589eb63b14224c670bb5cb634ea9704"
+LENSNET_FER_SHA256 = "75983325e19ecf4ac61bcd2c0f5c390177a1c7c85caf9d5f0fd38096fd630fcd"
 #: sha256 of the second ensemble member (models/lensnet_fer_c.pt: the same recipe from seed
 #: 2, without the last fine-tuning; see models/lensnet_fer.md).
 LENSNET_FER_C_SHA256 = "022b86c2b0b75c5c9303feabace47152826b615fe6290a90d36e83b25f8c14a8"
