@@ -254,12 +254,18 @@ def _load_split(root: Path, split: str, cache: Path | None, crops: str = "whole"
     return x, y
 
 
+def _photo_hw(path: Path) -> tuple[int, int]:
+    """A photo's height and width, read from its header (the file is closed again)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.size[::-1]
+
+
 def _face_cache(root: Path, split: str, cache: Path | None, threads: int, log) -> dict:
     """The detected faces of a split: crops ``x``, labels ``y``, ``box``, ``lm`` (NaN where
     none was found) and each photo's ``hw``; cached as ``SPLIT_faces.npz``."""
     from lecturelens.atomic import atomic_open
-    from PIL import Image
-
     from lecturelens.emotion.data import list_labelled_images, load_face_crops
 
     f = None if cache is None else cache / f"{split}_faces.npz"
@@ -272,7 +278,7 @@ def _face_cache(root: Path, split: str, cache: Path | None, threads: int, log) -
     x, y, box, lm = load_face_crops(items, FER_CLASSES, threads=threads)
     found = np.isfinite(box[:, 0])
     log(f"{split}: face found in {found.mean():.1%} of {len(found)} images")
-    hw = np.array([Image.open(p).size[::-1] for p, _ in items], np.int32)
+    hw = np.array([_photo_hw(p) for p, _ in items], np.int32)
     d = {"x": x, "y": y, "found": found, "box": box, "lm": lm, "hw": hw}
     if f is not None:
         cache.mkdir(parents=True, exist_ok=True)
