@@ -110,14 +110,17 @@ def _crop_maps(boxes: np.ndarray, landmarks: np.ndarray, photo_hw: np.ndarray,
     :func:`~lecturelens.emotion.align.crop_matrix` (NaN rows: no face, the whole photo).
 
     The faces were detected in photos of ``photo_hw`` (``N x 2``) pixels, since resized to
-    ``shape`` (a FER2013 image is already 48 x 48; a larger photo is cut from its copy).
+    the square ``shape`` (a FER2013 image is already 48 x 48; a larger photo is cut from its
+    copy).
     """
     from lecturelens.emotion.align import crop_matrix
 
+    if shape[0] != shape[1]:
+        raise ValueError(f"training images must be square, got {shape}")
     out = np.empty((len(boxes), 2, 3), np.float32)
     for i, (box, pts, hw) in enumerate(zip(boxes, landmarks, photo_hw)):
-        sx, sy = shape[1] / hw[1], shape[0] / hw[0]
-        resize = np.float64([[sx, 0, (sx - 1) / 2], [0, sy, (sy - 1) / 2], [0, 0, 1]])
+        # No face: crop_matrix is the plain resize from the photo to its square copy.
+        resize = np.vstack([crop_matrix(None, None, shape[0], tuple(hw)), [0, 0, 1]])
         found = bool(np.isfinite(box).all())
         m = crop_matrix(box if found else None, pts if found else None, CROP_SIZE, tuple(hw))
         out[i] = (resize @ np.linalg.inv(np.vstack([m, [0, 0, 1]])))[:2]
