@@ -53,8 +53,9 @@ class AnalyzeConfig:
     emotion_weights: str = _opt("", "Weight file for the emotion model instead of its registry "
                                 "location (e.g. an HSEmotion .pt downloaded elsewhere).")
     emotion_precision: str = _opt("auto", "What LectureLens' own emotion nets compute in: "
-                                  "'auto' (bfloat16 where the CPU has it, else int8: 2x "
-                                  "faster on AVX2 CPUs, same accuracy), 'float' or 'int8'.")
+                                  "'auto' (int8 when the weights carry its calibration: "
+                                  "1.5-3x faster than float, same accuracy; else bfloat16 "
+                                  "where the CPU has it), 'float' or 'int8'.")
     emotion_worker: bool = _opt(True, "Run the emotion model in a second process, on the "
                                 "second core, beside detection, tracking, names and eyes "
                                 "(same results; not on one core or inside batch workers).")

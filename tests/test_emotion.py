@@ -213,6 +213,8 @@ def test_int8_runs_from_the_calibration_in_the_weight_file(tmp_path, astronaut, 
     fl = create_emotion_model("lensnet-fer", weights=w, threads=1, precision="float")
     q = create_emotion_model("lensnet-fer", weights=w, threads=1, precision="int8")
     assert q.precision == "int8" and fl.precision in ("float32", "bfloat16")
+    # auto takes int8 for calibrated weights on every CPU, bfloat16 ones included
+    assert create_emotion_model("lensnet-fer", weights=w, threads=1).precision == "int8"
     pf, ff = fl.predict(crops)
     pq, fq = q.predict(crops)
     assert pq.shape == pf.shape and fq.shape == ff.shape == (16, fl.feature_dim)

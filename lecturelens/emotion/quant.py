@@ -1,9 +1,10 @@
-"""int8 inference for LectureLens' own emotion nets, on CPUs without native bfloat16.
+"""int8 inference for LectureLens' own emotion nets (the default precision on every CPU).
 
 On an AVX2 CPU (no AVX512-BF16/AMX) a ``lensnet`` forward pass costs about 2.2 ms per face in
 float32; PyTorch's static int8 quantization (FX graph mode, the ``x86`` backend) runs the same
 net in about 1.35 ms with the same accuracy (FER2013 val faces: 63.58 % float, 63.56 % int8,
-measured with the first seed-0 net).
+measured with the first seed-0 net). On a CPU with AMX and AVX512-VNNI the shipped pair runs
+in 0.78 ms per face in int8 against 2.4 ms in bfloat16 (2 threads, batches of 25).
 
 Static quantization needs each activation's range, measured once on real faces. Those
 ranges are computed when a model is exported (:func:`calibrate`, on the validation faces)

@@ -38,7 +38,7 @@ register(ModelEntry(
     default=True,
     notes="mean probabilities of two nets (seeds 0 and 2, fine-tuned on aligned face crops, "
           "weights averaged over the last epochs) "
-          "with flip test-time augmentation; bfloat16 or int8 on the CPU (--emotion-precision); "
+          "with flip test-time augmentation; int8 on the CPU (--emotion-precision); "
           "features: both nets' 256-d pooled penultimate layers, concatenated (512-d)",
 ))
 
