@@ -118,6 +118,14 @@ def test_average_from_exports_the_mean_of_the_epochs_weights(tmp_path, tiny_fer)
                                (first["bn1.running_var"] + second["bn1.running_var"]) / 2)
     exported = torch.load(tmp_path / "w.pt", weights_only=True)
     torch.testing.assert_close(exported[k].float(), avg[k], atol=2e-3, rtol=2e-3)
+    # --init takes a run's last.pt too: the weights of its last epoch
+    logs = []
+    train(tiny_fer, tmp_path / "next", epochs=1, batch=8, threads=1, init=out / "last.pt",
+          stop_after=1, log=logs.append)
+    assert f"initialised from {out / 'last.pt'}" in logs
+    from lecturelens.emotion.train import _load_net
+
+    torch.testing.assert_close(_load_net(out / "last.pt").state_dict()[k], second[k])
 
 
 def test_a_run_resumed_without_average_from_exports_its_best_epoch(tmp_path, tiny_fer):

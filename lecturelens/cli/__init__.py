@@ -385,7 +385,8 @@ def models_verify():
               "faces-warp: the same faces cut anew at every step with the augmentation folded "
               "into the cut (one resampling, as analyze's crops have).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False),
-              help="Start from these weights (e.g. fine-tune a whole-image model on faces).")
+              help="Start from these weights (e.g. fine-tune a whole-image model on faces; "
+                   "a run's last.pt: its last epoch).")
 @click.option("--cache", type=click.Path(file_okay=False),
               help="Folder for the decoded splits (share it between runs) [default: OUT/cache]")
 @click.option("--average-from", type=click.IntRange(1), help="Export the average of the weights "

@@ -38,6 +38,9 @@ def build_lensnet(num_classes: int = 7, in_chans: int = 1, channels=LENSNET_CHAN
 def read_lensnet_weights(path, name: str = "lensnet-fer") -> dict:
     """A lensnet state dict file (float16 as exported, or float32) as float32 tensors.
 
+    A run's ``last.pt`` checkpoint also loads: its ``model`` entry, the weights of the
+    run's last epoch.
+
     Raises:
         ModelError: the file is not a loadable state dict.
     """
@@ -52,4 +55,9 @@ def read_lensnet_weights(path, name: str = "lensnet-fer") -> dict:
         raise ModelError(f"{path}: not a loadable {name} weights file "
                          f"({type(exc).__name__}); give a state dict saved by "
                          "`lecturelens train-emotion`") from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
+        raise ModelError(f"{path}: not a {name} state dict; give weights saved by "
+                         "`lecturelens train-emotion`")
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}

@@ -319,7 +319,8 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
             ``analyze`` and ``eval-emotion`` cut it (MTCNN + the shared crop function; the
             whole image where no face is found), so the model learns the crops it will get.
         init: start from these weights (e.g. a ``whole`` model to fine-tune on ``faces``;
-            ignored with ``resume``, whose checkpoint holds the weights).
+            a run's ``last.pt`` gives its last epoch's weights; ignored with ``resume``,
+            whose checkpoint holds the weights).
         cache: folder for the decoded (and cropped) splits; default ``OUT/cache``.
         average_from: average the weights at the end of this epoch and every later one
             (uniformly, BatchNorm statistics included) and export that average instead of
