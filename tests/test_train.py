@@ -253,3 +253,30 @@ def test_faces_cache_made_before_landmarks_is_redone(tmp_path, tiny_fer):
     assert len(x) == len(maps) == 2 * 7
     assert any("made before landmarks were cached" in line for line in logs)
     assert "lm" in np.load(cache / "val_faces.npz")
+
+
+def test_soup_exports_the_mean_of_the_nets(tmp_path, tiny_fer):
+    import torch
+
+    for seed in (1, 2):
+        train(tiny_fer, tmp_path / f"r{seed}", epochs=1, batch=8, threads=1, seed=seed,
+              log=lambda s: None)
+    a, b = tmp_path / "r1" / "best.pt", tmp_path / "r2" / "last.pt"
+    res = CliRunner().invoke(cli, ["soup-emotion", str(tiny_fer), str(a), str(b), "--crops",
+                                   "whole", "--export", str(tmp_path / "soup.pt"),
+                                   "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert "mean of 2 nets: val" in res.output
+    sa = torch.load(a, weights_only=True)
+    sb = torch.load(b, weights_only=True)["model"]
+    assert not torch.equal(sa["conv1.weight"], sb["conv1.weight"])
+    got = torch.load(tmp_path / "soup.pt", weights_only=True)
+    for k in ("conv1.weight", "bn1.running_mean", "fc.bias"):
+        torch.testing.assert_close(got[k].float(), (sa[k] + sb[k]) / 2, atol=2e-3, rtol=2e-3)
+    assert create_emotion_model("lensnet-fer", weights=tmp_path / "soup.pt",
+                                threads=1).predict(np.zeros((1, 48, 48, 3), np.uint8))[0].shape \
+        == (1, 7)
+    one = CliRunner().invoke(cli, ["soup-emotion", str(tiny_fer), str(a), "--export",
+                                   str(tmp_path / "x.pt")])
+    assert one.exit_code == 2 and "at least two" in one.output
+    assert not (tmp_path / "x.pt").exists()

@@ -427,6 +427,27 @@ def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, expor
                + (f", test accuracy {res['test_acc']:.4f}" if "test_acc" in res else ""))
 
 
+@cli.command("soup-emotion")
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("weights", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--export", required=True, type=click.Path(dir_okay=False),
+              help="Write the mean here (float16 + int8 calibration, as train-emotion exports).")
+@click.option("--crops", type=click.Choice(TEACHER_CROPS), default="faces", show_default=True,
+              help="What the val images are (as the runs' --crops; faces for faces-warp).")
+@click.option("--cache", type=click.Path(file_okay=False),
+              help="Folder of the runs' decoded splits (share it with them).")
+@click.option("--threads", type=int, default=2, show_default=True, help="Torch CPU threads.")
+def soup_emotion(data_dir, weights, export, crops, cache, threads):
+    """Average lensnet weight files (runs fine-tuned from one net with other seeds) into one
+    net; report each one's and the mean's accuracy on DATA_DIR/val."""
+    from lecturelens.emotion.train import soup
+
+    if len(weights) < 2:
+        raise click.BadParameter("give at least two weight files", param_hint="WEIGHTS")
+    soup(data_dir, list(weights), export, crops=crops, cache=cache, threads=threads,
+         log=click.echo)
+
+
 @cli.command("eval-emotion")
 @click.argument("data_dir", type=click.Path(file_okay=False))
 @click.option("--model", default="lensnet-fer", show_default=True,

@@ -10,14 +10,14 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: sha256 of the committed lensnet_fer weights (models/lensnet_fer.pt: seed 0, trained on
-#: whole FER2013 images, fine-tuned on the faces analyze cuts, then fine-tuned again with
-#: the mean of its last 8 epochs' weights, then once more (mean of epochs 2-12), then on
-#: faces cut anew from each photo at every step (--crops faces-warp, last epoch); float16
-#: weights + int8 calibration).
-LENSNET_FER_SHA256 = "75983325e19ecf4ac61bcd2c0f5c390177a1c7c85caf9d5f0fd38096fd630fcd"
+#: whole FER2013 images, fine-tuned on the faces analyze cuts, then again four times, the
+#: last three on faces cut anew from each photo at every step (--crops faces-warp; the last
+#: stage exports the mean of its epochs 4-10); float16 weights + int8 calibration).
+LENSNET_FER_SHA256 = "b6273148bf4a09361655efeae8d161900925d3197b5f7927e41d3c611f006439"
 #: sha256 of the second ensemble member (models/lensnet_fer_c.pt: the same recipe from seed
-#: 2, without the last fine-tuning; see models/lensnet_fer.md).
-LENSNET_FER_C_SHA256 = "022b86c2b0b75c5c9303feabace47152826b615fe6290a90d36e83b25f8c14a8"
+#: 2 to stage 3, then two faces-warp fine-tunes of it (seeds 52, 53) averaged by
+#: `lecturelens soup-emotion`; see models/lensnet_fer.md).
+LENSNET_FER_C_SHA256 = "04bc893bb4ee1ad2e6539fb19210b878e7256bf6e132d694128b2b78ca44ea13"
 
 register(ModelEntry(
     name="lensnet-fer",
@@ -37,7 +37,7 @@ register(ModelEntry(
     builder="lensnet",
     default=True,
     notes="mean probabilities of two nets (seeds 0 and 2, fine-tuned on aligned face crops, "
-          "weights averaged over the last epochs) "
+          "weights averaged over the last epochs and, for seed 2, over two runs) "
           "with flip test-time augmentation; int8 on the CPU (--emotion-precision); "
           "features: both nets' 256-d pooled penultimate layers, concatenated (512-d)",
 ))

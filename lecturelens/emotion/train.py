@@ -475,6 +475,59 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     return result
 
 
+def soup(data_dir: str | Path, weights, export: str | Path, crops: str = "faces",
+         cache: str | Path | None = None, threads: int = 2, log=print) -> dict:
+    """Export the uniform mean of lensnet weight files (a "model soup"), as ``train`` exports.
+
+    Runs fine-tuned from one starting point with different seeds stay in one basin of the
+    loss, so the mean of their weights (BatchNorm statistics included, as ``--average-from``
+    averages epochs) is a better net than each of them.
+
+    Args:
+        data_dir: FER2013-style folder; its ``val`` split reports the accuracies and
+            calibrates the int8 ranges of the export.
+        weights: two or more weight files (exported, ``average.pt``, ``best.pt`` or a run's
+            ``last.pt``).
+        export: where to write the mean (float16 + int8 calibration, atomically).
+        crops: what the val images are (``whole`` or ``faces``, as ``--crops``).
+        cache: folder for the decoded val split (share it with the runs).
+        threads: torch CPU threads.
+
+    Returns:
+        ``{"val": [each file's val accuracy], "soup_val": the mean's}``.
+
+    Raises:
+        ValueError: fewer than two files, or ``crops`` unknown.
+        ModelError: a file is not lensnet weights.
+    """
+    import torch
+
+    if len(weights) < 2:
+        raise ValueError("a soup needs at least two weight files")
+    if crops not in TEACHER_CROPS:
+        raise ValueError(f"crops must be one of {', '.join(TEACHER_CROPS)}, not {crops!r}")
+    data_dir = Path(data_dir)
+    torch.set_num_threads(threads)
+    cache = Path(cache) if cache else None
+    xva, yva = _load_split(data_dir, "val", cache, crops, threads, log)
+    nets = [_load_net(w) for w in weights]
+    result = {"val": []}
+    for w, net in zip(weights, nets):
+        result["val"].append(float((predict_logits(net, xva).argmax(1) == yva).mean()))
+        log(f"{w}: val {result['val'][-1]:.4f}")
+    states = [n.state_dict() for n in nets]
+    mean = {k: sum(st[k].double() for st in states).div(len(states)).float()
+            if v.is_floating_point() else v for k, v in states[0].items()}
+    model = nets[0]
+    model.load_state_dict(mean)
+    result["soup_val"] = float((predict_logits(model, xva).argmax(1) == yva).mean())
+    log(f"mean of {len(weights)} nets: val {result['soup_val']:.4f}")
+    export_weights(model, export, xva)
+    log(f"exported {export} (float16 weights + int8 calibration on {CALIBRATION_IMAGES} "
+        "val images)")
+    return result
+
+
 #: Validation images whose activation ranges calibrate the int8 version of an export.
 CALIBRATION_IMAGES = 1024
 
