@@ -158,6 +158,11 @@ def predict_logits(model, images_u8: np.ndarray, batch: int = 512, tta: bool = T
     return torch.cat(out).numpy()
 
 
+def _accuracy(model, images_u8: np.ndarray, labels: np.ndarray) -> float:
+    """Share of ``images_u8`` whose flip-TTA prediction (:func:`predict_logits`) is the label."""
+    return float((predict_logits(model, images_u8).argmax(1) == labels).mean())
+
+
 #: What a net is trained on: ``whole`` images, the ``faces`` cut from them once and cached,
 #: or ``faces-warp``: those faces cut anew at every step, the augmentation folded into the
 #: crop (one resampling, as in ``analyze``; val is the same cached ``faces``).
@@ -419,7 +424,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
             loss_sum += float(loss.detach()) * len(y)
             total += len(y)
             correct += int((logits.argmax(1) == y).sum())
-        val_acc = float((predict_logits(model, xva).argmax(1) == yva).mean())
+        val_acc = _accuracy(model, xva, yva)
         row = {"epoch": epoch + 1, "loss": loss_sum / total, "train_acc": correct / total,
                "val_acc": val_acc, "seconds": round(time.time() - t0, 1),
                "lr": sched.get_last_lr()[0]}
@@ -452,7 +457,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     if averaged:
         model.load_state_dict({k: (v / state["avg_n"]).float() if v.is_floating_point() else v
                                for k, v in state["avg"].items()})
-        result["average_val"] = float((predict_logits(model, xva).argmax(1) == yva).mean())
+        result["average_val"] = _accuracy(model, xva, yva)
         _save(model.state_dict(), out / "average.pt")
         # The epochs actually summed (a run resumed with the flag may have started it late).
         log(f"average of epochs {epochs - state['avg_n'] + 1}-{epochs}: val "
@@ -465,7 +470,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         log(f"no test accuracy: {data_dir / 'test'} is not a folder")
     elif report_test:
         xte, yte = _load_split(data_dir, "test", cache, eval_crops, threads, log)
-        result["test_acc"] = float((predict_logits(model, xte).argmax(1) == yte).mean())
+        result["test_acc"] = _accuracy(model, xte, yte)
         log(f"test accuracy of the {'averaged' if averaged else 'best-on-val'} model: "
             f"{result['test_acc']:.4f}")
     if export:
@@ -513,14 +518,14 @@ def soup(data_dir: str | Path, weights, export: str | Path, crops: str = "faces"
     nets = [_load_net(w) for w in weights]
     result = {"val": []}
     for w, net in zip(weights, nets):
-        result["val"].append(float((predict_logits(net, xva).argmax(1) == yva).mean()))
+        result["val"].append(_accuracy(net, xva, yva))
         log(f"{w}: val {result['val'][-1]:.4f}")
     states = [n.state_dict() for n in nets]
     mean = {k: sum(st[k].double() for st in states).div(len(states)).float()
             if v.is_floating_point() else v for k, v in states[0].items()}
     model = nets[0]
     model.load_state_dict(mean)
-    result["soup_val"] = float((predict_logits(model, xva).argmax(1) == yva).mean())
+    result["soup_val"] = _accuracy(model, xva, yva)
     log(f"mean of {len(weights)} nets: val {result['soup_val']:.4f}")
     export_weights(model, export, xva)
     log(f"exported {export} (float16 weights + int8 calibration on {CALIBRATION_IMAGES} "
