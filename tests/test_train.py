@@ -255,8 +255,10 @@ def test_faces_cache_made_before_landmarks_is_redone(tmp_path, tiny_fer):
     assert "lm" in np.load(cache / "val_faces.npz")
 
 
-def test_soup_exports_the_mean_of_the_nets(tmp_path, tiny_fer):
+def test_soup_exports_the_mean_of_the_nets(tmp_path, tiny_fer, monkeypatch):
     import torch
+
+    import lecturelens.emotion.train as train_mod
 
     for seed in (1, 2):
         train(tiny_fer, tmp_path / f"r{seed}", epochs=1, batch=8, threads=1, seed=seed,
@@ -276,6 +278,19 @@ def test_soup_exports_the_mean_of_the_nets(tmp_path, tiny_fer):
     assert create_emotion_model("lensnet-fer", weights=tmp_path / "soup.pt",
                                 threads=1).predict(np.zeros((1, 48, 48, 3), np.uint8))[0].shape \
         == (1, 7)
+    worse = "warning: the mean is worse than its best net"
+    assert (worse in res.output) == (max(float(line.split("val ")[1]) for line in
+                                         res.output.splitlines() if ".pt: val " in line)
+                                     > float(res.output.split("nets: val ")[1].split()[0]))
+    # nets of other lineages average into a broken net: said, not hidden
+    scores = iter([0.6, 0.5, 0.2])
+    monkeypatch.setattr(train_mod, "_accuracy", lambda *a: next(scores))
+    logs = []
+    res = train_mod.soup(tiny_fer, [a, b], tmp_path / "bad.pt", crops="whole", threads=1,
+                         log=logs.append)
+    assert res == {"val": [0.6, 0.5], "soup_val": 0.2}
+    assert any(line.startswith("warning: the mean is worse than its best net (0.6000)")
+               for line in logs)
     one = CliRunner().invoke(cli, ["soup-emotion", str(tiny_fer), str(a), "--export",
                                    str(tmp_path / "x.pt")])
     assert one.exit_code == 2 and "at least two" in one.output

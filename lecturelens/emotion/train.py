@@ -486,7 +486,9 @@ def soup(data_dir: str | Path, weights, export: str | Path, crops: str = "faces"
 
     Runs fine-tuned from one starting point with different seeds stay in one basin of the
     loss, so the mean of their weights (BatchNorm statistics included, as ``--average-from``
-    averages epochs) is a better net than each of them.
+    averages epochs) is a better net than each of them. Nets of other lineages average into
+    a broken net: the mean is still exported, with a warning when it scores below its best
+    member.
 
     Args:
         data_dir: FER2013-style folder; its ``val`` split reports the accuracies and
@@ -527,6 +529,11 @@ def soup(data_dir: str | Path, weights, export: str | Path, crops: str = "faces"
     model.load_state_dict(mean)
     result["soup_val"] = _accuracy(model, xva, yva)
     log(f"mean of {len(weights)} nets: val {result['soup_val']:.4f}")
+    if result["soup_val"] < max(result["val"]):
+        # Still exported (a soup may be kept for its pair), but nets of other lineages
+        # average into a broken net, and this is where the user can see it.
+        log(f"warning: the mean is worse than its best net ({max(result['val']):.4f}); were "
+            "all of them fine-tuned from one starting point?")
     export_weights(model, export, xva)
     log(f"exported {export} (float16 weights + int8 calibration on {CALIBRATION_IMAGES} "
         "val images)")
