@@ -11,12 +11,30 @@ DEMO_VIDEO := sample_videos/gallery_3x4.mp4
 
 install: system-deps $(VENV)/.installed
 
-# tesseract-ocr (+ its Latin-script model, for accented names) reads name labels;
-# fonts-dejavu-core draws accented names in composed galleries.
+# tesseract-ocr reads name labels: its Latin-script model accented names, and the kor,
+# chi_sim, rus and ara models Korean, Chinese, Cyrillic and Arabic ones (`--ocr-lang auto`
+# picks them from the roster). Fonts compose test galleries with such names: DejaVu Sans
+# (accents, Cyrillic, Arabic), WenQuanYi Micro Hei (Hangul and Han, 1.6 MB: the smallest
+# package with both; Noto Sans CJK, 57 MB, also does) and FriBiDi, which Pillow needs to
+# lay Arabic out right to left. Only what is missing is installed; nothing missing, no apt.
+TESS_LANGS := Latin:script-latn kor:kor chi_sim:chi-sim rus:rus ara:ara
+CJK_FONTS  := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc \
+              /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+
 system-deps:
-	@{ command -v tesseract >/dev/null 2>&1 && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && tesseract --list-langs 2>&1 | grep -qx Latin; } || { \
-	  echo "installing tesseract-ocr, tesseract-ocr-script-latn, fonts-dejavu-core (Debian)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tesseract-ocr tesseract-ocr-script-latn fonts-dejavu-core >/dev/null; }
+	@missing=""; \
+	command -v tesseract >/dev/null 2>&1 || missing="tesseract-ocr"; \
+	langs=$$(tesseract --list-langs 2>/dev/null); \
+	for pair in $(TESS_LANGS); do \
+	  printf '%s\n' "$$langs" | grep -qx "$${pair%%:*}" || missing="$$missing tesseract-ocr-$${pair#*:}"; \
+	done; \
+	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
+	ls $(CJK_FONTS) 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-microhei"; \
+	ls /usr/lib/*/libfribidi.so.0 /usr/lib/libfribidi.so.0 2>/dev/null | grep -q . || missing="$$missing libfribidi0"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Debian)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +43,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	# facenet-pytorch pins torch<2.3, numpy<2, Pillow<10.3 in its metadata; the code and its
 	# MTCNN weights work with the newer stack, so install it without its pins.
 	$(PIP) install -q --no-deps 'facenet-pytorch>=2.5'
+	# PP-OCR text detector/recogniser for name labels (the wheel ships PP-OCRv4 ONNX models).
+	# Its metadata requires opencv-python, which would clash with our headless OpenCV; its
+	# other dependencies come from setup.cfg.
+	$(PIP) install -q --no-deps rapidocr-onnxruntime==1.4.4
 	$(PIP) install -q -e '.[test,sample]'
 	touch $@
 

@@ -64,9 +64,18 @@ class AnalyzeConfig:
                                "list` ('none' skips identity: students by names only).")
     identity_weights: str = _opt("", "Weight file for the identity model instead of its "
                                  "registry location (e.g. vggface2 downloaded elsewhere).")
-    ocr_lang: str = _opt("auto", "Tesseract language(s) for name labels, e.g. 'Latin', 'eng' "
-                         "or 'eng+fra'; 'auto' = Latin (accents) when installed, else eng; "
-                         "'none' skips name OCR.")
+    ocr_lang: str = _opt("auto", "Tesseract language(s) for name labels: 'auto' = Latin "
+                         "(accents; eng when its model is missing) plus the languages of "
+                         "the roster's scripts (Korean names: kor+Latin); or '+'-joined "
+                         "installed codes, e.g. 'kor+Latin', 'chi_sim+eng', 'Latin+rus' "
+                         "(`lecturelens doctor` lists them); 'none' skips name OCR.")
+    ocr_engine: str = _opt("auto", "Name OCR engines: 'auto' (PP-OCR's text detector, then "
+                           "PP-OCR and Tesseract read every label and are voted, when "
+                           "rapidocr-onnxruntime is installed; else Tesseract alone), "
+                           "'ppocr+tesseract' or 'tesseract'.")
+    ocr_budget: float = _opt(0.08, "Largest share of the wall time name OCR may take: rounds "
+                             "beyond it are skipped (first reads and new faces get twice "
+                             "as much).", 0.005, 1.0)
     ocr_interval: float = _opt(120.0, "Seconds between routine re-reads of the name labels of "
                                "an unchanged layout (a layout change is read at once).",
                                1.0, 3600.0)
@@ -117,6 +126,9 @@ class AnalyzeConfig:
         if self.emotion_precision not in PRECISIONS:
             raise ConfigError(f"config: emotion_precision must be {', '.join(PRECISIONS)}, "
                               f"got {self.emotion_precision!r}")
+        if self.ocr_engine not in ("auto", "ppocr+tesseract", "tesseract"):
+            raise ConfigError("config: ocr_engine must be auto, ppocr+tesseract or tesseract, "
+                              f"got {self.ocr_engine!r}")
         if self.gifs not in ("none", "strong", "all"):
             raise ConfigError(f"config: gifs must be none, strong or all, got {self.gifs!r}")
         return self

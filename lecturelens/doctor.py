@@ -110,9 +110,9 @@ def _tesseract() -> Check:
     try:
         version = subprocess.run([exe, "--version"], capture_output=True, text=True,
                                  timeout=30).stdout.splitlines()[0]
-        from lecturelens.names import tesseract_languages
+        from lecturelens.scripts import installed_tesseract_languages
 
-        langs = tesseract_languages()
+        langs = installed_tesseract_languages()
     except Exception as exc:  # noqa: BLE001
         return Check("tesseract", False, f"{exe} does not run ({exc})", fix)
     if "eng" not in langs:
@@ -121,16 +121,68 @@ def _tesseract() -> Check:
     return Check("tesseract", True, f"{version} ({exe})")
 
 
-def _tesseract_latin() -> Check:
-    from lecturelens.names import tesseract_languages
+#: Tesseract languages classes commonly need, and what each one reads.
+COMMON_LANGS = {
+    "Latin": "accented Latin names: García, Muñoz",
+    "eng": "English, the fallback",
+    "kor": "Korean names",
+    "chi_sim": "Chinese names",
+    "rus": "Cyrillic names",
+    "ara": "Arabic names",
+}
+
+
+def _tesseract_languages() -> Check:
+    """Installed Tesseract languages; the missing common ones with their Debian packages.
+
+    Not required: ``--ocr-lang auto`` reads with what is installed and warns about roster
+    names in a script it has no data for.
+    """
+    from lecturelens.scripts import debian_package, installed_tesseract_languages
 
     if not shutil.which("tesseract"):
-        return Check("tesseract Latin", False, "tesseract missing", INSTALL_FIX, required=False)
-    if "Latin" not in tesseract_languages():
-        return Check("tesseract Latin", False, "no Latin-script model: accented names (García, "
-                     "Muñoz) are read without accents",
-                     "sudo apt-get install -y tesseract-ocr-script-latn", required=False)
-    return Check("tesseract Latin", True, "Latin-script model installed (accented names)")
+        return Check("tesseract languages", False, "tesseract missing", INSTALL_FIX,
+                     required=False)
+    langs = installed_tesseract_languages()
+    shown = ", ".join(sorted(lg for lg in langs if lg != "osd")) or "none"
+    missing = [lg for lg in COMMON_LANGS if lg not in langs and f"script/{lg}" not in langs]
+    if missing:
+        what = "; ".join(f"{lg} ({COMMON_LANGS[lg]})" for lg in missing)
+        return Check("tesseract languages", False, f"installed: {shown}; missing: {what}",
+                     "sudo apt-get install -y " + " ".join(debian_package(lg) for lg in missing),
+                     required=False)
+    return Check("tesseract languages", True, f"installed: {shown}")
+
+
+#: How rapidocr-onnxruntime is installed here: its wheel requires opencv-python, which
+#: clashes with the headless OpenCV LectureLens uses, so it goes in without its dependencies.
+RAPIDOCR_FIX = ("pip install --no-deps rapidocr-onnxruntime==1.4.4 && pip install onnxruntime "
+                "pyclipper shapely PyYAML six (or " + INSTALL_FIX + ")")
+
+
+def _rapidocr() -> Check:
+    """PP-OCR (rapidocr-onnxruntime): a text detector and recogniser for labels Tesseract
+    misreads; its wheel carries the PP-OCRv4 ONNX models."""
+    from importlib import metadata
+
+    try:
+        import onnxruntime
+        import rapidocr_onnxruntime
+    except Exception as exc:  # noqa: BLE001 - any import failure is the finding
+        return Check("rapidocr", False, f"cannot import rapidocr_onnxruntime ({exc}): no "
+                     "PP-OCR text detector/recogniser", RAPIDOCR_FIX, required=False)
+    models = Path(rapidocr_onnxruntime.__file__).parent / "models"
+    onnx = sorted(p.name for p in models.glob("*.onnx")) if models.is_dir() else []
+    if not any("det" in n for n in onnx) or not any("rec" in n for n in onnx):
+        return Check("rapidocr", False, f"rapidocr_onnxruntime has no detector/recogniser "
+                     f"models in {models}", "pip install --force-reinstall --no-deps "
+                     "rapidocr-onnxruntime==1.4.4", required=False)
+    try:
+        version = metadata.version("rapidocr-onnxruntime")
+    except metadata.PackageNotFoundError:
+        version = "?"
+    return Check("rapidocr", True, f"rapidocr-onnxruntime {version}, onnxruntime "
+                 f"{onnxruntime.__version__} (PP-OCR models: {', '.join(onnx)})")
 
 
 def _dlib() -> Check:
@@ -143,7 +195,7 @@ def _dlib() -> Check:
 
 
 CHECKS: list[Callable[[], Check]] = [_python, _torch, _models, _ffmpeg, _opencv_decode,
-                                     _tesseract, _tesseract_latin, _dlib]
+                                     _tesseract, _tesseract_languages, _rapidocr, _dlib]
 
 
 def run_checks() -> list[Check]:

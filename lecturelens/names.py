@@ -16,8 +16,8 @@ them is not (one Tesseract process costs about 120 ms), so:
 
 from __future__ import annotations
 
-import os
-import shutil
+import re
+import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
@@ -27,6 +27,8 @@ import numpy as np
 from lecturelens.detect import Face
 from lecturelens.errors import LectureLensError
 from lecturelens.people import DIFFERENT_NAME, CameraOffLog, NameVotes, name_similarity
+from lecturelens.scripts import installed_tesseract_languages as tesseract_languages
+from lecturelens.scripts import tidy_ocr_text
 
 
 @dataclass
@@ -128,144 +130,168 @@ def layout_key(labels: Sequence[Label], quantum: int = 16) -> frozenset:
                       (lb.box[2] - lb.box[0]) // quantum) for lb in labels)
 
 
-def _clean_crop(rgb: np.ndarray, box, target_height: int = 40) -> np.ndarray:
-    """Black text on white, upscaled so the text is ``target_height`` px tall.
-
-    Marks touching the crop's edge are dropped: the label box has a margin around the text,
-    so they are the video beside a translucent label box, which Tesseract would otherwise
-    read as letters (``Muñoz`` -> ``Muñozj``, the accent of ``García`` joined to a bar above
-    it -> ``Garcfa``).
-    """
-    import cv2
-
-    x1, y1, x2, y2 = box
-    gray = cv2.cvtColor(np.ascontiguousarray(rgb[y1:y2, x1:x2]), cv2.COLOR_RGB2GRAY)
-    scale = max(1.0, target_height / max(1, y2 - y1))
-    gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    _, bw = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    _, parts = cv2.connectedComponents((bw == 0).astype(np.uint8), connectivity=8)
-    edge = np.unique(np.concatenate([parts[0], parts[-1], parts[:, 0], parts[:, -1]]))
-    bw[np.isin(parts, edge[edge > 0])] = 255
-    return bw
+_BRACKETED = re.compile(r"[(\[{][^()\[\]{}]*[)\]}]")
+_ELLIPSIS = re.compile(r"(\.\.\.+|\u2026)\s*$")
 
 
 def normalise_name(text: str) -> str:
-    """Tidy an OCR'd name: NFC, single spaces, no letterless tokens, no stray end marks.
+    """The name in a label as read: NFC, single spaces, decorations and OCR debris removed.
+
+    What people type around their name in a meeting app is not their name: ``(Host)``,
+    ``(Beginner)``, pronouns ``(she/her)``, student IDs (``20200759 Lee``,
+    ``Kim(20200756)``) and Zoom's ``...`` truncation are removed, as are letterless tokens
+    (icons read as ``|``, ``!``) and a lone lower-case letter at either end (the mic icon or
+    the label box's edge read as a letter). Tesseract's spaces between Hangul or Han
+    syllables are undone (Korean and Chinese names are printed without them).
 
     A word that starts with a lower-case ``l`` followed by lower-case letters is read as
     ``I`` (``lvanov`` -> ``Ivanov``): in the sans-serif fonts of meeting apps the two glyphs
     are the same, and names are capitalised.
     """
-    text = unicodedata.normalize("NFC", text)
+    text = tidy_ocr_text(text).translate(_BRACES)
+    text = _ELLIPSIS.sub("", text.strip())
+    text = _BRACKETED.sub(" ", text)
     words = []
     for w in text.split():
-        w = w.strip(".,;:|_'\"`~!*()[]{}<>/\\\u201c\u201d\u2018\u2019\u00ab\u00bb")
+        w = w.strip(".,;:|_'\"`~!*()[]{}<>/\\\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026")
         if not any(ch.isalpha() for ch in w):
             continue
+        # An ID glued to a name (``Lee20200759``) keeps the name.
+        if sum(ch.isdigit() for ch in w) >= 4:
+            w = "".join(ch for ch in w if not ch.isdigit()).strip("-_.")
+            if not w:
+                continue
         if len(w) >= 3 and w[0] == "l" and w[1:].isalpha() and w[1:].islower() and (
                 words or w[1] not in "aeiouy"):
             w = "I" + w[1:]
         words.append(w)
-    # A lone lower-case letter after a name is the edge of the label box read as text.
+    # A lone lower-case letter before or after a name is an icon or the label box's edge.
     while len(words) > 1 and len(words[-1]) == 1 and words[-1].islower():
         words.pop()
-    return " ".join(words)
+    while len(words) > 1 and len(words[0]) == 1 and words[0].islower():
+        words.pop(0)
+    return tidy_ocr_text(" ".join(words))
 
 
-#: Labels read with a lower mean Tesseract confidence are dropped (noise read as text).
+_BRACES = str.maketrans({"{": "(", "}": ")", "[": "(", "]": ")"})
+
+
+#: Text of meeting-app chrome (title bar, buttons, toolbar, menus), never a student's name;
+#: compared case- and accent-folded, without digits ("Participants 89").
+UI_WORDS = frozenset(w.casefold() for w in (
+    "Zoom", "Zoom Meeting", "Zoom Webinar", "Recording", "Recording...", "Speaker View",
+    "Gallery View", "View", "Mute", "Unmute", "Start Video", "Stop Video", "Security",
+    "Participants", "Chat", "Share Screen", "New Share", "Pause Share", "Record",
+    "Reactions", "Apps", "Whiteboards", "More", "Leave", "End", "Raise Hand", "Captions",
+    "Breakout Rooms", "Polls", "Notes", "Summary", "Leave Meeting", "End Meeting",
+    "Microsoft Teams", "Teams", "People", "Raise", "React", "Camera", "Mic", "Share",
+    "Google Meet", "Meet", "Present now", "Turn on captions", "Meeting details",
+    "You are viewing", "Talking", "Exit Full Screen", "Enter Full Screen", "Minimize",
+    "Hide Self View", "Show Self View", "Host", "Co-host", "Me", "You",
+    "음소거", "음소거 해제", "비디오 시작", "비디오 중지", "보안", "참가자", "채팅", "화면 공유",
+    "기록", "반응", "나가기", "종료", "발표자 보기", "갤러리 보기", "보기", "녹화 중",
+    "Zoom 회의", "회의"))
+
+
+def is_ui_text(text: str) -> bool:
+    """Whether ``text`` is a meeting app's own label (a button, the title bar)."""
+    core = " ".join("".join(ch for ch in text if not ch.isdigit()).split()).strip(" .:")
+    return core.casefold() in UI_WORDS
+
+
+#: Labels read with a lower confidence are dropped (noise read as text).
 MIN_CONF = 0.6
 
 
 def plausible_name(text: str, conf: float = 1.0) -> bool:
-    """Mostly letters, at least two, read confidently: rejects OCR of noise and icons."""
+    """Mostly letters, at least two, read confidently, not the app's own text: rejects OCR of
+    noise, icons and buttons."""
     letters = sum(ch.isalpha() for ch in text)
-    return letters >= 2 and letters >= 0.6 * len(text.replace(" ", "")) and conf >= MIN_CONF
+    return (letters >= 2 and letters >= 0.6 * len(text.replace(" ", "")) and conf >= MIN_CONF
+            and not is_ui_text(text))
 
 
-def tesseract_languages() -> set[str]:
-    """Languages the installed Tesseract has data for (``tesseract --list-langs``)."""
-    import subprocess
-
-    out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True,
-                         check=False, timeout=30).stdout
-    return {ln.strip() for ln in out.splitlines()[1:] if ln.strip()}
+#: The engines a :class:`NameReader` can use (``--ocr-engine``).
+OCR_ENGINES = ("auto", "ppocr+tesseract", "tesseract")
 
 
 class NameReader:
-    """Reads label text with Tesseract, one process per frame's worth of labels.
+    """Finds and reads name labels: PP-OCR's text detector, then PP-OCR's recogniser and
+    Tesseract on every box, voted (see :mod:`lecturelens.ocr`).
 
     Args:
-        lang: Tesseract language(s), e.g. ``eng`` or ``eng+fra``; ``auto``: the Latin-script
-            model when installed (Debian ``tesseract-ocr-script-latn``), else ``eng``.
+        lang: Tesseract language(s), e.g. ``Latin``, ``kor+eng``; ``auto``: the Latin-script
+            model when installed (Debian ``tesseract-ocr-script-latn``), else ``eng``, plus
+            the languages of the roster's scripts.
+        engine: ``auto`` (PP-OCR + Tesseract when rapidocr-onnxruntime is installed, else
+            Tesseract alone on the labels :func:`find_labels` finds), ``ppocr+tesseract`` or
+            ``tesseract``.
+        roster: expected names; with ``lang="auto"`` their scripts choose the languages.
+        threads: ONNX Runtime threads for PP-OCR.
 
     Raises:
-        LectureLensError: Tesseract or pytesseract is missing (with the fix).
+        LectureLensError: an engine or a language is missing (with the fix).
     """
 
-    def __init__(self, lang: str = "auto"):
-        try:
-            import pytesseract
-        except ImportError:
-            raise LectureLensError("name OCR needs pytesseract: pip install pytesseract "
-                                   "(or run `make install`)") from None
-        if shutil.which("tesseract") is None:
-            raise LectureLensError("name OCR needs Tesseract: apt-get install tesseract-ocr "
-                                   "(or run `make install`; --ocr-lang none skips names)")
-        # Tesseract's OpenMP threads fight with the detector's torch threads for 2 cores.
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-        self._tess = pytesseract
-        self.calls = 0
-        try:
-            self.version = str(pytesseract.get_tesseract_version())
-        except Exception as exc:  # noqa: BLE001 - a broken install says so here, once
-            raise LectureLensError(f"tesseract does not run ({exc}); reinstall tesseract-ocr"
-                                   ) from None
-        langs = tesseract_languages()
-        if lang == "auto":
-            # Tesseract's Latin-script model reads accented names (García, Muñoz) that the
-            # English one turns into Garcia, Mufioz.
-            lang = "Latin" if "Latin" in langs else "eng"
-        self.lang = lang
-        missing = [lg for lg in lang.split("+") if lg not in langs]
-        if missing:
-            pkg = "script-latn" if missing[0] == "Latin" else missing[0].lower()
-            raise LectureLensError(f"tesseract has no language data for {', '.join(missing)}; "
-                                   f"apt-get install tesseract-ocr-{pkg} (installed: "
-                                   f"{', '.join(sorted(langs))})")
+    def __init__(self, lang: str = "auto", engine: str = "auto",
+                 roster: Sequence[str] | None = None, threads: int = 1):
+        from lecturelens.ocr import PPOCR, TesseractPage
+
+        if engine not in OCR_ENGINES:
+            raise LectureLensError(f"unknown OCR engine {engine!r}; choose one of "
+                                   f"{', '.join(OCR_ENGINES)}")
+        self.tess = TesseractPage("eng")  # checks Tesseract before its languages
+        self.version = self.tess.version
+        self.lang, self.warnings = _resolve_lang(lang, roster)
+        self.tess.lang = self.lang
+        self.pp = None
+        if engine == "ppocr+tesseract":
+            self.pp = PPOCR(threads)
+        elif engine == "auto":
+            try:
+                self.pp = PPOCR(threads)
+            except LectureLensError as exc:
+                self.warnings.append(f"{exc}; reading names with Tesseract alone")
+        self.engine = "ppocr+tesseract" if self.pp is not None else "tesseract"
+        self.det_passes = 0
+        self.labels_read = 0
+
+    @property
+    def calls(self) -> int:
+        """Tesseract processes started (one per reading round)."""
+        return self.tess.calls
+
+    def find(self, rgb: np.ndarray) -> list[Label]:
+        """The text boxes of a frame (not read yet)."""
+        self.det_passes += 1
+        if self.pp is None:
+            return find_labels(rgb)
+        return [Label(b) for b in self.pp.detect(rgb)]
 
     def read(self, rgb: np.ndarray, labels: Sequence[Label]) -> list[Label]:
         """Fill in ``text`` and ``conf`` of every label (in place); return the labels."""
+        from lecturelens.ocr import pad_box, vote
+
         if not labels:
             return list(labels)
-        crops = [_clean_crop(rgb, lb.box) for lb in labels]
-        gap, pad = 30, 20
-        width = max(c.shape[1] for c in crops) + 2 * pad
-        height = sum(c.shape[0] for c in crops) + gap * (len(crops) - 1) + 2 * pad
-        page = np.full((height, width), 255, np.uint8)
-        spans = []
-        y = pad
-        for c in crops:
-            page[y:y + c.shape[0], pad:pad + c.shape[1]] = c
-            spans.append((y, y + c.shape[0]))
-            y += c.shape[0] + gap
-        data = self._tess.image_to_data(page, lang=self.lang, config="--psm 6",
-                                        output_type=self._tess.Output.DICT)
-        self.calls += 1
-        words: list[list[tuple[int, str, float]]] = [[] for _ in labels]
-        for text, conf, left, top, h in zip(data["text"], data["conf"], data["left"],
-                                            data["top"], data["height"]):
-            if not str(text).strip() or float(conf) < 0:
-                continue
-            cy = top + h / 2
-            for k, (a, b) in enumerate(spans):
-                if a - gap / 2 <= cy < b + gap / 2:
-                    words[k].append((left, str(text), float(conf)))
-                    break
-        for lb, ws in zip(labels, words):
-            ws.sort()
-            lb.text = normalise_name(" ".join(w for _, w, _ in ws))
-            lb.conf = float(np.mean([c for _, _, c in ws])) / 100 if ws else 0.0
+        boxes = [lb.box for lb in labels]
+        tess = self.tess.read(rgb, [pad_box(b, rgb.shape) for b in boxes])
+        pp = self.pp.recognise(rgb, boxes) if self.pp is not None else [None] * len(boxes)
+        for lb, p, t in zip(labels, pp, tess):
+            t = (normalise_name(t[0]), t[1])
+            if p is not None:
+                p = (normalise_name(p[0]), p[1])
+            text, conf, _ = vote(p, t)
+            lb.text, lb.conf = normalise_name(text), conf
+        self.labels_read += len(labels)
         return list(labels)
+
+
+def _resolve_lang(lang: str, roster: Sequence[str] | None) -> tuple[str, list[str]]:
+    """Tesseract languages for ``lang`` (``auto`` or ``+``-joined codes) and warnings."""
+    from lecturelens.scripts import resolve_ocr_languages
+
+    return resolve_ocr_languages(lang, roster, tesseract_languages())
 
 
 def attach_labels(labels: Sequence[Label], faces: Sequence[Face]
@@ -274,12 +300,13 @@ def attach_labels(labels: Sequence[Label], faces: Sequence[Face]
 
     Meeting apps put the label at the tile's bottom-left, so the labels outline the grid:
     a label's tile spans from its left end to the next label of its row, and from the
-    labels of the row above down to it. A face whose centre lies in that span is a
-    candidate; nearest pairs are matched first, each face and label used once.
+    labels of the row above down to it. A face whose centre lies in that span, and not
+    more than a few face sizes from the label, is a candidate; nearest pairs are matched
+    first, each face and label used once.
 
     Returns:
         ``(face index -> label, labels with no face)``; the latter are camera-off tiles (or
-        big camera-off names in a tile's centre).
+        big camera-off names in a tile's centre), or text outside the tiles.
     """
     pairs = []
     for li, lb in enumerate(labels):
@@ -291,7 +318,11 @@ def attach_labels(labels: Sequence[Label], faces: Sequence[Face]
         for fi, f in enumerate(faces):
             x1, y1, x2, y2 = (float(v) for v in f.box)
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-            if lx1 <= cx < right and top <= cy <= ly1:
+            fw, fh = x2 - x1, y2 - y1
+            # A tile is at most a few faces wide and tall: text farther away (a toolbar
+            # below a tile whose own label was missed) is not this face's label.
+            if (lx1 <= cx < right and top <= cy <= ly1 and ly1 - y2 <= 4 * fh
+                    and cx - lx1 <= 5 * fw):
                 pairs.append((float(np.hypot(cx - lx1, cy - ly2)), li, fi))
     pairs.sort()
     by_face: dict[int, Label] = {}
@@ -304,49 +335,109 @@ def attach_labels(labels: Sequence[Label], faces: Sequence[Face]
     return by_face, [lb for li, lb in enumerate(labels) if li not in used]
 
 
-class NameStage:
-    """Decides when to read labels, reads them, and keeps the readings per track.
+def camera_off_names(orphans: Sequence[Label], attached: Sequence[Label], rgb: np.ndarray
+                     ) -> list[Label]:
+    """The face-less labels that are names of camera-off tiles, not the app's chrome.
 
-    A reading round happens on the first frame, when the label layout changes or a new face
-    track starts (a reshuffle, someone joining), while some visible track has fewer than
-    ``min_reads`` readings (at most every ``min_spacing`` seconds), and every ``interval``
-    seconds. Labels are looked for on every frame where something changed outside the
-    known faces: that is how a layout change is seen.
+    A camera-off tile shows its name in light letters on a dark, still ground (Zoom: large in
+    the centre; Teams/Meet: under an initials circle). Text in the title bar or the toolbar
+    (above the first or below the last row of labelled tiles), dark text on a light slide,
+    and one- or two-letter initials are not names.
+    """
+    import cv2
+
+    H = rgb.shape[0]
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if attached:
+        top = min(lb.box[1] for lb in attached) - 0.6 * H
+        bottom = max(lb.box[3] for lb in attached) + 2
+    else:
+        top, bottom = 0.06 * H, 0.92 * H
+    out = []
+    for lb in orphans:
+        x1, y1, x2, y2 = lb.box
+        if y1 < max(top, 0.06 * H) or y2 > min(bottom + 0.02 * H, 0.92 * H):
+            continue
+        if sum(ch.isalpha() for ch in lb.text) < 3:
+            continue
+        crop = gray[y1:y2, x1:x2]
+        ring = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]])
+        # light letters on a dark ground
+        if crop.size == 0 or np.median(ring) > 90 or crop.max() < np.median(ring) + 60:
+            continue
+        out.append(lb)
+    return out
+
+
+class NameStage:
+    """Decides when to look for and read labels, reads them, and keeps the readings per track.
+
+    Reading has a budget, so that an unreadable label never dominates a run:
+
+    * **finding** text boxes (PP-OCR's detector, 0.3-1 s a frame) happens on the first frame,
+      when the known label boxes' contents change (a reshuffle, someone joining), when a new
+      face track starts, and every ``interval`` seconds;
+    * **reading** the boxes happens with each finding, and again while some visible track
+      has fewer than ``min_reads`` readings. A track whose label cannot be read is retried
+      with exponential backoff (``min_spacing`` x 2^attempt), at most ``max_attempts``
+      times until its layout changes;
+    * whatever the reason, no round starts while OCR has used more than ``budget`` of the
+      wall time since the stage started, except the first and those for new tracks, which
+      are allowed up to twice the budget.
 
     Args:
-        reader: the OCR engine.
+        reader: the OCR engines (:class:`NameReader`).
         interval: seconds between routine re-reads of an unchanged layout.
         min_reads: readings wanted per track before only routine re-reads are done.
         min_spacing: seconds between rounds at least (labels flicker; OCR costs).
+        max_attempts: unread rounds per track before it is left alone.
+        budget: largest share of the wall time OCR may take.
     """
 
-    def __init__(self, reader: NameReader, interval: float = 30.0, min_reads: int = 3,
-                 min_spacing: float = 2.0):
+    def __init__(self, reader, interval: float = 120.0, min_reads: int = 3,
+                 min_spacing: float = 2.0, max_attempts: int = 6, budget: float = 0.08):
         self.reader = reader
         self.interval = interval
         self.min_reads = min_reads
         self.min_spacing = min_spacing
+        self.max_attempts = max_attempts
+        self.budget = budget
         self.votes: dict[int, NameVotes] = {}
         self.camera_off = CameraOffLog()
         self.rounds = 0
+        self.finds = 0
+        self.seconds = 0.0
+        self.skipped_for_budget = 0
+        self._attempts: dict[int, int] = {}
+        self._next_try: dict[int, float] = {}
+        self._labels: list[Label] | None = None
+        self._masks: list[np.ndarray] = []
         self._last_round: float | None = None
-        self._last_key: frozenset | None = None
+        self._last_find: float | None = None
+        self._started = time.perf_counter()
 
-    def _due(self, t: float, key: frozenset, track_ids: Sequence[int], new_track: bool) -> bool:
-        if self._last_round is None:
-            return True
-        since = t - self._last_round
-        if since >= self.interval:
-            return True
-        if since < self.min_spacing:
+    # ------------------------------------------------------------------ schedule
+    def _over_budget(self, factor: float = 1.0) -> bool:
+        wall = time.perf_counter() - self._started
+        # The first seconds of a run are mostly model loading and the first round itself.
+        return self.seconds > factor * self.budget * max(wall, 30.0)
+
+    def _needy(self, t: float, track_ids: Sequence[int]) -> bool:
+        """Some visible track wants a reading and its backoff has passed."""
+        return any(self._wants(t, tid) for tid in track_ids)
+
+    def _wants(self, t: float, tid: int) -> bool:
+        return ((self.votes[tid].n if tid in self.votes else 0) < self.min_reads
+                and self._attempts.get(tid, 0) < self.max_attempts
+                and self._next_try.get(tid, 0.0) <= t)
+
+    def _layout_changed(self, rgb: np.ndarray) -> bool:
+        """The known label boxes no longer hold the text they held when found."""
+        if not self._labels:
             return False
-        changed = key != self._last_key and len(key ^ self._last_key) > 0.2 * max(len(key), 1)
-        return changed or new_track or self._needy(track_ids)
-
-    def _needy(self, track_ids: Sequence[int]) -> bool:
-        """Some visible track still has fewer than ``min_reads`` readings."""
-        return any(self.votes[tid].n < self.min_reads if tid in self.votes else True
-                   for tid in track_ids)
+        changed = sum(_text_mask_change(rgb, lb.box, m) > 0.25
+                      for lb, m in zip(self._labels, self._masks))
+        return changed >= max(1, 0.2 * len(self._labels))
 
     def update(self, t: float, rgb: np.ndarray, faces: Sequence[Face],
                track_ids: list[int], new_track: bool = False, tracker=None,
@@ -357,24 +448,57 @@ class NameStage:
         split off into a new track (``track_ids`` is updated in place): the appearance gate
         misses a reshuffle that puts a look-alike in the same tile, the label does not.
         ``changed=False`` says that nothing changed outside the known faces since the last
-        frame (see :class:`~lecturelens.detect.FaceFollower`): then the labels are not even
-        looked for unless a round is due anyway (finding them costs 20 ms a frame).
+        frame (see :class:`~lecturelens.detect.FaceFollower`): then the label boxes are not
+        even compared.
         """
-        if not changed and not self._due(t, self._last_key, track_ids, new_track):
-            # Nothing changed outside the faces, so the layout is the last one: a round is due
-            # only for the reasons that need no new labels.
+        t0 = time.perf_counter()
+        try:
+            return self._update(t, rgb, faces, track_ids, new_track, tracker, changed)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def _update(self, t, rgb, faces, track_ids, new_track, tracker, changed) -> bool:
+        first = self._last_round is None
+        since = float("inf") if first else t - self._last_round
+        if not first and since < self.min_spacing:
             return False
-        labels = find_labels(rgb)
-        key = layout_key(labels)
-        if not self._due(t, key, track_ids, new_track):
+        find = first or self._labels is None
+        if not find and (t - self._last_find >= self.interval or new_track):
+            find = True
+        if not find and changed and self._layout_changed(rgb):
+            find = True
+        needy = self._needy(t, track_ids)
+        if not (find or needy):
             return False
-        self._last_round, self._last_key = t, key
+        essential = first or new_track
+        if self._over_budget(2.0 if essential else 1.0):
+            self.skipped_for_budget += 1
+            return False
+        if find:
+            self._labels = self.reader.find(rgb)
+            self._masks = [_text_mask(rgb, lb.box) for lb in self._labels]
+            self._last_find = t
+            self.finds += 1
+            # A new layout: every track may try again.
+            self._attempts.clear()
+            self._next_try.clear()
+        self._last_round = t
         self.rounds += 1
         # A label over a face is a bright detail of the face (teeth, glasses), not a label.
-        labels = [lb for lb in labels if not _inside_any(lb, faces)]
+        labels = [Label(lb.box) for lb in self._labels if not _inside_any(lb, faces)]
+        full = find or since >= self.interval
+        attempted = set(track_ids)
+        if not full:
+            # Only tracks still wanting a reading: read just the boxes of their tiles.
+            by_box, _ = attach_labels(labels, faces)
+            attempted = {track_ids[fi] for fi in range(len(faces))
+                         if self._wants(t, track_ids[fi])}
+            want = {id(lb) for fi, lb in by_box.items() if track_ids[fi] in attempted}
+            labels = [lb for lb in labels if id(lb) in want]
         self.reader.read(rgb, labels)
         labels = [lb for lb in labels if plausible_name(lb.text, lb.conf)]
         by_face, orphans = attach_labels(labels, faces)
+        read_tracks = set()
         for fi, lb in by_face.items():
             votes = self.votes.get(track_ids[fi])
             if tracker is not None and votes is not None and votes.n:
@@ -382,11 +506,42 @@ class NameStage:
                 if conf >= MIN_CONF and name_similarity(name, lb.text) < DIFFERENT_NAME:
                     track_ids[fi] = tracker.split(track_ids[fi], t, faces[fi])
             self.votes.setdefault(track_ids[fi], NameVotes()).add(lb.text, lb.conf)
-        self.camera_off.seen(t, [(lb.text, lb.conf) for lb in orphans])
+            read_tracks.add(track_ids[fi])
+        for tid in attempted - read_tracks:
+            k = self._attempts.get(tid, 0) + 1
+            self._attempts[tid] = k
+            self._next_try[tid] = t + self.min_spacing * 2 ** k
+        if full:
+            # Only a round that read every box knows who is camera-off now.
+            names = camera_off_names(orphans, list(by_face.values()), rgb)
+            self.camera_off.seen(t, [(lb.text, lb.conf) for lb in names])
         return True
 
     def close(self, t_end: float) -> None:
         self.camera_off.close(t_end)
+
+    def stats(self) -> dict:
+        """What OCR cost and did, for run.json."""
+        return {"seconds": round(self.seconds, 3), "rounds": self.rounds,
+                "find_passes": self.finds, "tesseract_calls": self.reader.calls,
+                "skipped_for_budget": self.skipped_for_budget,
+                "tracks_unread": sum(1 for tid, k in self._attempts.items()
+                                     if k and tid not in self.votes),
+                "max_attempts_per_track": max(self._attempts.values(), default=0)}
+
+
+def _text_mask(rgb: np.ndarray, box) -> np.ndarray:
+    """The bright pixels of a label box (its letters), for :func:`_text_mask_change`."""
+    x1, y1, x2, y2 = box
+    gray = rgb[y1:y2, x1:x2].mean(axis=2)
+    return gray >= max(120.0, float(gray.mean()) + 40.0)
+
+
+def _text_mask_change(rgb: np.ndarray, box, mask: np.ndarray) -> float:
+    """Share of the letters' pixels that differ from ``mask`` (1 - IoU)."""
+    now = _text_mask(rgb, box)
+    union = (now | mask).sum()
+    return float(1.0 - (now & mask).sum() / union) if union else 0.0
 
 
 def _inside_any(label: Label, faces: Sequence[Face]) -> bool:

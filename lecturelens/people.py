@@ -70,10 +70,15 @@ class NameVotes:
         together); the group with the most confidence wins, and its most confident exact
         spelling is the name (ignoring case; a capitalised spelling wins over
         ``farid Haddad``). Confidence = the group's share of all confidence x its mean
-        Tesseract confidence.
+        OCR confidence.
         """
+        ranked = self.ranked()
+        return ranked[0][:2] if ranked else ("", 0.0)
+
+    def ranked(self) -> list[tuple[str, float, float]]:
+        """Every reading group as ``(name, confidence, summed confidence)``, best first."""
         if not self.readings:
-            return "", 0.0
+            return []
         texts = sorted(self.readings, key=lambda t: -sum(self.readings[t]))
         groups: list[list[str]] = []
         for t in texts:
@@ -84,19 +89,23 @@ class NameVotes:
             else:
                 groups.append([t])
         total = sum(sum(c) for c in self.readings.values())
-        weight = [sum(sum(self.readings[t]) for t in g) for g in groups]
-        gi = int(np.argmax(weight))
-        # Spellings that differ only in case are one reading (Tesseract confuses F and f);
-        # of those, a capitalised one is the name (names are capitalised on labels).
-        by_case: dict[str, float] = {}
-        for t in groups[gi]:
-            by_case[t.casefold()] = by_case.get(t.casefold(), 0.0) + sum(self.readings[t])
-        key = max(by_case, key=by_case.get)
-        spellings = [t for t in groups[gi] if t.casefold() == key]
-        capitalised = [t for t in spellings if all(w[:1].isupper() for w in t.split())]
-        name = (capitalised or spellings)[0]
-        confs = [c for t in groups[gi] for c in self.readings[t]]
-        return name, float(weight[gi] / total * np.mean(confs)) if total > 0 else 0.0
+        out = []
+        for g in groups:
+            weight = sum(sum(self.readings[t]) for t in g)
+            # Spellings that differ only in case are one reading (Tesseract confuses F and
+            # f); of those, a capitalised one is the name (names are capitalised on labels).
+            by_case: dict[str, float] = {}
+            for t in g:
+                by_case[t.casefold()] = by_case.get(t.casefold(), 0.0) + sum(self.readings[t])
+            key = max(by_case, key=by_case.get)
+            spellings = [t for t in g if t.casefold() == key]
+            capitalised = [t for t in spellings if all(w[:1].isupper() for w in t.split())]
+            name = (capitalised or spellings)[0]
+            confs = [c for t in g for c in self.readings[t]]
+            conf = float(weight / total * np.mean(confs)) if total > 0 else 0.0
+            out.append((name, conf, float(weight)))
+        out.sort(key=lambda r: -r[2])
+        return out
 
 
 @dataclass
@@ -284,7 +293,8 @@ def build_students(groups: Sequence[Sequence[TrackSummary]], camera_off: CameraO
                      "frames": sum(tr.n_frames for tr in g), "off": 0.0, "off_iv": [],
                      "first": min(tr.first_seen for tr in g),
                      "last": max(tr.last_seen for tr in g),
-                     "emb": np.mean(embs, axis=0).astype(np.float32) if embs else None})
+                     "emb": np.mean(embs, axis=0).astype(np.float32) if embs else None,
+                     "spans": [(tr.first_seen, tr.last_seen) for tr in g]})
     for key, votes in camera_off.votes.items():
         name, _ = votes.best()
         match = None
@@ -295,7 +305,8 @@ def build_students(groups: Sequence[Sequence[TrackSummary]], camera_off: CameraO
                 break
         if match is None:
             match = {"votes": NameVotes(), "tracks": [], "frames": 0, "off": 0.0, "off_iv": [],
-                     "first": camera_off.first[key], "last": camera_off.last[key], "emb": None}
+                     "first": camera_off.first[key], "last": camera_off.last[key], "emb": None,
+                     "spans": []}
             rows.append(match)
         match["votes"].merge(votes)
         match["off"] += camera_off.seconds.get(key, 0.0)
@@ -303,9 +314,9 @@ def build_students(groups: Sequence[Sequence[TrackSummary]], camera_off: CameraO
         match["first"] = min(match["first"], camera_off.first[key])
         match["last"] = max(match["last"], camera_off.last[key])
     rows.sort(key=lambda r: r["first"])
+    names = unique_names([r["votes"] for r in rows], [r["spans"] for r in rows])
     students, unknown = [], 0
-    for i, r in enumerate(rows, 1):
-        name, conf = r["votes"].best()
+    for i, (r, (name, conf)) in enumerate(zip(rows, names), 1):
         ocr_name = name
         if not name:
             unknown += 1
@@ -321,31 +332,190 @@ def build_students(groups: Sequence[Sequence[TrackSummary]], camera_off: CameraO
     return students
 
 
+#: Byte signatures of files that are not text, and what to call them in the error.
+_ROSTER_NOT_TEXT = ((b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook?)"),
+                    (b"\xd0\xcf\x11\xe0", "an Excel .xls (OLE) document"),
+                    (b"%PDF", "a PDF"), (b"\x89PNG", "a PNG image"),
+                    (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"))
+#: BOMs in the order to test them (UTF-32 LE starts with UTF-16 LE's BOM).
+_ROSTER_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                (b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"),
+                (b"\xfe\xff", "utf-16"))
+#: Invisible characters exports leave in names (bidi marks, zero-width spaces, stray BOMs):
+#: they would make the same name compare unequal. ZWJ/ZWNJ stay (Persian, Indic spelling).
+_ROSTER_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200e\u200f\u061c\u202a\u202b\u202c"
+                                            "\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"))
+#: Windows-1252 readings of bytes in East Asian legacy encodings (EUC-KR, GBK, Shift-JIS)
+#: are full of these symbols (강미숙 -> °­¹Ì¼÷); names are not.
+_ROSTER_MOJIBAKE = set(map(chr, range(0xA1, 0xC0))) - {"\u00aa", "\u00b7", "\u00ba"} | {
+    "\u00d7", "\u00f7"}
+_ROSTER_FIX = ("expected a CSV (or Excel 'Unicode text') with one name per row in UTF-8, "
+               "UTF-16 or Windows-1252; in Excel: Save As > CSV UTF-8")
+
+
+def _decode_roster(raw: bytes) -> str:
+    """The roster's text: UTF-8/16/32 by BOM, UTF-16 without BOM by its NUL pattern, then
+    UTF-8, then Windows-1252 (Excel's "CSV" on Western Windows).
+
+    Raises:
+        ValueError: not text in those encodings; the message says what it looks like.
+    """
+    for magic, what in _ROSTER_NOT_TEXT:
+        if raw.startswith(magic):
+            raise ValueError(f"it is {what}, not text")
+    for bom, encoding in _ROSTER_BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError:
+                raise ValueError(f"it starts with a {encoding.upper()} byte-order mark but "
+                                 f"is not valid {encoding.upper()}") from None
+    pairs = len(raw) // 2
+    nul_even, nul_odd = raw[0:2 * pairs:2].count(0), raw[1:2 * pairs:2].count(0)
+    # UTF-16 without a BOM: mostly-ASCII text has a NUL in every other byte.
+    for encoding, nuls, other in (("utf-16-le", nul_odd, nul_even),
+                                  ("utf-16-be", nul_even, nul_odd)):
+        if len(raw) % 2 == 0 and pairs and nuls >= 0.2 * pairs and other <= 0.02 * pairs:
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError:
+                break
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            raise ValueError("it is neither UTF-8, UTF-16 nor Windows-1252 text") from None
+        letters = [ch for ch in text if not ch.isspace() and ch not in ",;\t\"'"]
+        if sum(ch in _ROSTER_MOJIBAKE for ch in letters) > 0.05 * len(letters):
+            raise ValueError("it is not UTF-8 and reads as symbols in Windows-1252: a legacy "
+                             "East Asian encoding such as EUC-KR, GBK or Shift-JIS?") from None
+    # A stray NUL or two (a truncated export) is cleaned away below; many are binary data.
+    controls = sum(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\x0b\x0c"
+                   for ch in text)
+    if controls > max(4, len(text) // 20):
+        raise ValueError("it holds binary data, not text")
+    return text
+
+
+def _clean_roster_name(cell: str) -> str:
+    """NFC, no control or invisible characters, single spaces."""
+    cell = "".join(" " if ch in "\t\n\r\x0b\x0c" else ch for ch in cell
+                   if unicodedata.category(ch) != "Cc" or ch in "\t\n\r\x0b\x0c")
+    cell = unicodedata.normalize("NFC", cell.translate(_ROSTER_INVISIBLE))
+    return " ".join(cell.split())
+
+
+def unique_names(votes: Sequence[NameVotes], spans: Sequence[Sequence[tuple[float, float]]]
+                 ) -> list[tuple[str, float]]:
+    """One name per student, no name given twice to people seen at the same time.
+
+    Two students on screen together are two people, so they cannot both be the one printed
+    name: a reading given to the wrong track at a reshuffle is the usual cause. The student
+    whose readings back the name more strongly keeps it; the other takes its next reading
+    group not taken yet, and keeps the name only when it has no other (two people can share
+    a name). Students never seen together were not merged for a reason (their faces
+    differ), so they may share a name.
+
+    Returns:
+        ``(name, confidence)`` per student, ``("", 0.0)`` when nothing was read.
+    """
+    ranked = [v.ranked() for v in votes]
+    choice = [0] * len(votes)
+
+    def together(i: int, j: int) -> bool:
+        return any(a1 < b2 and a2 < b1 for a1, b1 in spans[i] for a2, b2 in spans[j])
+
+    for _ in range(len(votes)):
+        changed = False
+        for i in range(len(votes)):
+            for j in range(i + 1, len(votes)):
+                if not (choice[i] < len(ranked[i]) and choice[j] < len(ranked[j])):
+                    continue
+                ni, _, wi = ranked[i][choice[i]]
+                nj, _, wj = ranked[j][choice[j]]
+                if name_similarity(ni, nj) < SAME_NAME or not together(i, j):
+                    continue
+                loser = j if wi >= wj else i
+                taken = {ranked[k][choice[k]][0] for k in range(len(votes))
+                         if k != loser and choice[k] < len(ranked[k])}
+                nxt = next((c for c in range(choice[loser] + 1, len(ranked[loser]))
+                            if all(name_similarity(ranked[loser][c][0], t) < SAME_NAME
+                                   for t in taken)), None)
+                if nxt is not None:
+                    choice[loser] = nxt
+                    changed = True
+        if not changed:
+            break
+    return [ranked[i][choice[i]][:2] if ranked[i] else ("", 0.0) for i in range(len(votes))]
+
+
 def read_roster(path: str | Path) -> list[str]:
     """Expected names from a CSV: a ``name`` column, else the first column (one per row).
 
+    Rosters come out of Excel, LMS exports and text editors, so the file may be UTF-8 (with
+    or without BOM), UTF-16 (with BOM, e.g. Excel's "Unicode text", tab-separated) or
+    Windows-1252 (Excel's "CSV" on Western Windows); cells may be separated by commas,
+    semicolons (Excel in locales with a decimal comma) or tabs: the first non-empty line
+    decides. Names are cleaned (NFC, NUL/control/bidi characters removed, single spaces);
+    a name that repeats one before it (ignoring case) is dropped, with a warning.
+
     Raises:
-        InputError: missing, unreadable or empty file.
+        InputError: missing, unreadable, binary or empty file, or one in another encoding.
     """
+    import io
+    import warnings
+
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: roster file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the roster ({exc}); expected a UTF-8 CSV "
-                         "with one name per row") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the roster ({exc}); {_ROSTER_FIX}") from None
+    try:
+        text = _decode_roster(raw)
+    except ValueError as exc:
+        raise InputError(f"{path}: cannot read the roster ({exc}); {_ROSTER_FIX}") from None
+    text = text.removeprefix("\ufeff").replace("\x00", "")
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    delimiter = "\t" if "\t" in first else ";" if ";" in first and "," not in first else ","
+    rows = [[_clean_roster_name(c) for c in r]
+            for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    rows = [r for r in rows if any(r)]
     if not rows:
         raise InputError(f"{path}: the roster is empty; expected one name per row")
-    header = [c.strip().lower() for c in rows[0]]
+    header = [c.lower() for c in rows[0]]
     col = header.index("name") if "name" in header else 0
     body = rows[1:] if "name" in header else rows
-    names = [unicodedata.normalize("NFC", r[col].strip()) for r in body
-             if len(r) > col and r[col].strip()]
+    names, seen, dropped = [], set(), []
+    for r in body:
+        if len(r) <= col or not r[col]:
+            continue
+        key = r[col].casefold()
+        if key in seen:
+            dropped.append(r[col])
+            continue
+        seen.add(key)
+        names.append(r[col])
     if not names:
         raise InputError(f"{path}: no names in the roster")
+    if dropped:
+        shown = ", ".join(dropped[:3]) + (", ..." if len(dropped) > 3 else "")
+        warnings.warn(f"{path}: {len(dropped)} duplicate name(s) dropped from the roster "
+                      f"(first spelling kept): {shown}", stacklevel=2)
     return names
+
+
+def roster_similarity(read: str, listed: str) -> float:
+    """0-100 similarity of a read name to a roster name: the better of the plain ratio and
+    the ratio without spaces (PP-OCR drops spaces: ``LeaDubois``)."""
+    from rapidfuzz import fuzz
+
+    a, b = fold(read), fold(listed)
+    return max(float(fuzz.ratio(a, b)),
+               float(fuzz.ratio(a.replace(" ", ""), b.replace(" ", ""))))
 
 
 def snap_to_roster(students: Sequence[Student], roster: Sequence[str],
@@ -356,16 +526,27 @@ def snap_to_roster(students: Sequence[Student], roster: Sequence[str],
     ``min_similarity`` (the roster spelling, accents included, wins over OCR). Students whose
     name matches nobody are marked ``on_roster = "no"``.
     """
-    matched = set()
+    named = [s for s in students if s.named]
     for s in students:
-        if not s.named:
-            s.on_roster = "no"
+        s.on_roster = "no"
+    # Closest pairs first, each roster name given once, so that of two look-alike roster
+    # names (Léa/Léo Dubois) each goes to the student who reads closest to it.
+    pairs = sorted(((roster_similarity(s.name, r), k, r) for k, s in enumerate(named)
+                    for r in roster), key=lambda p: (-p[0], p[1]))
+    matched: set[str] = set()
+    done: set[int] = set()
+    for sim, k, r in pairs:
+        if sim < min_similarity:
+            break
+        if k in done or r in matched:
             continue
-        scored = sorted(((name_similarity(s.name, r), r) for r in roster), reverse=True)
-        if scored and scored[0][0] >= min_similarity:
-            s.name = scored[0][1]
-            s.on_roster = "yes"
-            matched.add(scored[0][1])
-        else:
-            s.on_roster = "no"
+        named[k].name, named[k].on_roster = r, "yes"
+        matched.add(r)
+        done.add(k)
+    # A student whose every close roster name went to others keeps its best one (two
+    # fragments of one person both read the name) rather than an unsnapped spelling.
+    for sim, k, r in pairs:
+        if sim >= min_similarity and k not in done:
+            named[k].name, named[k].on_roster = r, "yes"
+            done.add(k)
     return [r for r in roster if r not in matched]

@@ -184,11 +184,19 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
     with timings.stage("probe"):
         info = probe(video)
     roster = None
+    roster_warnings: list[str] = []
     if config.roster:
         from lecturelens.people import read_roster
 
         # A bad roster, like a bad video, stops the run before anything is written.
-        roster = read_roster(config.roster)
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            roster = read_roster(config.roster)
+        for w in caught:
+            print(f"lecturelens: warning: {w.message}", file=sys.stderr)
+            roster_warnings.append(str(w.message))
     dest = report_dir(video, outdir, name)
     dest.mkdir(parents=True, exist_ok=True)
     record = {
@@ -200,6 +208,8 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         "started": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(),
         "command": sys.argv[:],
     }
+    if roster_warnings:
+        record["warnings"] = roster_warnings
     emotion = None
     threads_before = 0
 
@@ -258,7 +268,11 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
             if config.ocr_lang.lower() != "none":
                 from lecturelens.names import NameReader
 
-                reader = NameReader(lang=config.ocr_lang)
+                reader = NameReader(lang=config.ocr_lang, engine=config.ocr_engine,
+                                    roster=roster)
+                for warning in reader.warnings:
+                    print(f"lecturelens: warning: {warning}", file=sys.stderr)
+                    record.setdefault("warnings", []).append(warning)
             if hasattr(emotion, "wait_ready"):
                 emotion.wait_ready()  # its load errors are reported like the others'
         record["models"] = [{"name": detector.model_name, "task": "face-detection",
@@ -267,8 +281,9 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
             record["models"].append({"name": identity.name, "task": "face-identity",
                                      "embedding_dim": identity.dim, "files": identity.weights})
         if reader is not None:
-            record["models"].append({"name": "tesseract", "task": "name-ocr",
-                                     "version": reader.version, "lang": reader.lang})
+            record["models"].append({"name": reader.engine, "task": "name-ocr",
+                                     "tesseract_version": reader.version, "lang": reader.lang,
+                                     "files": reader.pp.weights if reader.pp else []})
         if eyes is not None:
             record["models"].append({"name": eyes.name, "task": "face-landmarks",
                                      "files": eyes.weights})
@@ -357,7 +372,8 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
     if reader is not None:
         from lecturelens.names import NameStage
 
-        names = NameStage(reader, interval=config.ocr_interval, min_reads=config.ocr_min_reads)
+        names = NameStage(reader, interval=config.ocr_interval, min_reads=config.ocr_min_reads,
+                          budget=config.ocr_budget)
     expected = max(1, math.ceil(info.duration * config.fps))
     n_frames = n_faces = 0
     last_t = 0.0
@@ -492,6 +508,7 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
     if names is not None:
         summary["ocr_rounds"] = names.rounds
         summary["ocr_calls"] = names.reader.calls
+        summary["ocr"] = names.stats()
     if roster is not None:
         summary["roster_absent"] = absent
         summary["not_on_roster"] = [s.name for s in students if s.on_roster == "no"]

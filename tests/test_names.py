@@ -12,9 +12,10 @@ import pytest
 from lecturelens.compose import (BACKGROUND, SLIDE_BG, TILE_BG, _astronaut, _draw_label,
                                  _render_camera_off, _render_tile, grid_rects, label_font)
 from lecturelens.detect import Face
-from lecturelens.names import (MIN_CONF, Label, NameReader, NameStage, _clean_crop,
-                               _merge_words, attach_labels, find_labels, normalise_name,
-                               plausible_name, tesseract_languages)
+from lecturelens.names import (MIN_CONF, Label, NameReader, NameStage, _merge_words,
+                               attach_labels, find_labels, normalise_name, plausible_name,
+                               tesseract_languages)
+from lecturelens.ocr import clean_crop as _clean_crop
 
 W, H = 640, 360
 NAMES = ["Ben Okafor", "Dmitri Ivanov", "Emma Schmidt", "Farid Haddad", "Kwame Mensah",
@@ -160,9 +161,12 @@ def test_name_reader_auto_language_and_missing_language():
     langs = tesseract_languages()
     assert "eng" in langs
     assert NameReader().lang == ("Latin" if "Latin" in langs else "eng")
-    with pytest.raises(LectureLensError, match="no language data for xyz; apt-get install "
-                                               "tesseract-ocr-xyz"):
+    with pytest.raises(LectureLensError, match="unknown OCR language 'xyz'"):
         NameReader(lang="eng+xyz")
+    missing = next(lg for lg in ("jpn", "heb", "tha", "hin") if lg not in langs)
+    with pytest.raises(LectureLensError, match=f"no language data for {missing}; apt-get "
+                                               f"install tesseract-ocr-{missing}"):
+        NameReader(lang=f"eng+{missing}")
 
 
 def test_name_reader_without_tesseract(monkeypatch):
@@ -323,10 +327,14 @@ def test_attach_labels_face_below_a_label_is_not_its_tile():
 
 
 class _FakeReader:
-    """Reads each label as the name of the tile it lies in."""
+    """Finds labels with :func:`find_labels`; reads each as the name of its tile."""
 
     def __init__(self, rects, names):
-        self.rects, self.names, self.calls = rects, names, 0
+        self.rects, self.names, self.calls, self.finds = rects, names, 0, 0
+
+    def find(self, rgb):
+        self.finds += 1
+        return find_labels(rgb)
 
     def read(self, rgb, labels):
         self.calls += 1
@@ -407,21 +415,61 @@ def test_name_stage_drops_labels_over_faces_and_implausible_text():
     assert not stage.camera_off.votes
 
 
-def test_name_stage_skips_finding_labels_while_nothing_changed(monkeypatch):
+def test_name_stage_skips_finding_labels_while_nothing_changed():
+    frame, rects, faces = _gallery()
+    ids = list(range(1, 7))
+    reader = _FakeReader(rects, NAMES)
+    stage = NameStage(reader, interval=30.0, min_reads=1, min_spacing=2.0)
+    assert stage.update(0.0, frame, faces, ids, changed=False)  # the first frame is read
+    assert reader.finds == 1
+    for t in (3.0, 4.0, 5.0):  # a still scene, every track read once: labels not looked for
+        assert not stage.update(t, frame, faces, ids, changed=False)
+    assert not stage.update(6.0, frame, faces, ids, changed=True)  # compared: same labels
+    assert reader.finds == 1
+    assert stage.update(31.0, frame, faces, ids, changed=False)  # the routine re-read is due
+    assert stage.rounds == 2 and reader.finds == 2
+
+
+def test_name_stage_backs_off_an_unreadable_label():
+    frame, rects, faces = _gallery()
+    ids = list(range(1, 7))
+
+    class Blind(_FakeReader):
+        def read(self, rgb, labels):
+            super().read(rgb, labels)
+            for lb in labels:
+                if _tile_of(self.rects, lb.box) == 0:
+                    lb.text, lb.conf = "", 0.0  # tile 0's label never reads
+            return list(labels)
+
+    reader = Blind(rects, NAMES)
+    stage = NameStage(reader, interval=1000.0, min_reads=1, min_spacing=2.0, max_attempts=4)
+    rounds = [t for t in range(0, 200) if stage.update(float(t), frame, faces, ids,
+                                                       changed=False)]
+    # retried after 4, 8 and 16 s (2 s x 2^attempt), then left alone: 4 attempts in all
+    assert rounds == [0, 4, 12, 28]
+    assert 1 not in stage.votes and all(stage.votes[t].n == 1 for t in ids[1:])
+    assert stage.stats()["max_attempts_per_track"] == 4
+    assert stage.stats()["tracks_unread"] == 1
+
+
+def test_name_stage_keeps_to_its_budget(monkeypatch):
     import lecturelens.names as names_mod
 
     frame, rects, faces = _gallery()
-    ids = list(range(1, 7))
-    found = []
-    real = names_mod.find_labels
-    monkeypatch.setattr(names_mod, "find_labels", lambda rgb: found.append(1) or real(rgb))
-    stage = NameStage(_FakeReader(rects, NAMES), interval=30.0, min_reads=1, min_spacing=2.0)
-    assert stage.update(0.0, frame, faces, ids, changed=False)  # the first frame is read
-    assert len(found) == 1
-    for t in (3.0, 4.0, 5.0):  # a still scene, every track read once: labels not looked for
-        assert not stage.update(t, frame, faces, ids, changed=False)
-    assert len(found) == 1
-    assert not stage.update(6.0, frame, faces, ids, changed=True)  # looked, same layout
-    assert len(found) == 2
-    assert stage.update(31.0, frame, faces, ids, changed=False)  # the routine re-read is due
-    assert stage.rounds == 2
+    clock = [0.0]
+    monkeypatch.setattr(names_mod.time, "perf_counter", lambda: clock[0])
+
+    class Slow(_FakeReader):
+        def read(self, rgb, labels):
+            clock[0] += 10.0  # every round costs 10 s of wall time
+            return super().read(rgb, labels)
+
+    stage = NameStage(Slow(rects, NAMES), interval=5.0, min_reads=1, min_spacing=2.0,
+                      budget=0.1)
+    for t in range(0, 100, 5):
+        clock[0] += 5.0  # the rest of the pipeline: 5 s a frame
+        stage.update(float(t), frame, faces, list(range(1, 7)))
+    wall = clock[0]
+    assert stage.rounds >= 1 and stage.skipped_for_budget > 0
+    assert stage.seconds <= 0.1 * wall + 10.0  # one round past the budget at most

@@ -99,6 +99,8 @@ def _analysis_options(f):
         _config_option("identity_model", str),
         _config_option("identity_weights", click.Path(dir_okay=False)),
         _config_option("ocr_lang", str),
+        _config_option("ocr_engine", click.Choice(["auto", "ppocr+tesseract", "tesseract"])),
+        _config_option("ocr_budget", click.FloatRange(0.005, 1.0)),
         _config_option("ocr_interval", click.FloatRange(1.0, 3600.0)),
         _config_option("ocr_min_reads", click.IntRange(1, 100)),
         _config_option("roster", click.Path(dir_okay=False)),
