@@ -73,9 +73,9 @@ class AnalyzeConfig:
                            "PP-OCR and Tesseract read every label and are voted, when "
                            "rapidocr-onnxruntime is installed; else Tesseract alone), "
                            "'ppocr+tesseract' or 'tesseract'.")
-    ocr_budget: float = _opt(0.08, "Largest share of the wall time name OCR may take: rounds "
-                             "beyond it are skipped (first reads and new faces get twice "
-                             "as much).", 0.005, 1.0)
+    ocr_budget: float = _opt(0.07, "Largest share of the wall time name OCR may take: rounds "
+                             "beyond it are skipped (the first always runs; new faces may "
+                             "use 1.25 times as much).", 0.005, 1.0)
     ocr_interval: float = _opt(120.0, "Seconds between routine re-reads of the name labels of "
                                "an unchanged layout (a layout change is read at once).",
                                1.0, 3600.0)

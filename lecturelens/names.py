@@ -275,16 +275,38 @@ class NameReader:
         if not labels:
             return list(labels)
         boxes = [lb.box for lb in labels]
-        tess = self.tess.read(rgb, [pad_box(b, rgb.shape) for b in boxes])
-        pp = self.pp.recognise(rgb, boxes) if self.pp is not None else [None] * len(boxes)
-        for lb, p, t in zip(labels, pp, tess):
-            t = (normalise_name(t[0]), t[1])
-            if p is not None:
-                p = (normalise_name(p[0]), p[1])
-            text, conf, _ = vote(p, t)
+        padded = [pad_box(b, rgb.shape, 0.3, 0.3) for b in boxes]
+        tess = [(normalise_name(t), c) for t, c in self.tess.read(rgb, padded)]
+        pp = [None] * len(boxes)
+        if self.pp is not None:
+            pp = [(normalise_name(t), c) for t, c in self.pp.recognise(rgb, boxes)]
+        voted = [vote(p, t) for p, t in zip(pp, tess)]
+        # Where the engines disagree on a letter, Tesseract reads the label again at two
+        # other scales (one more process for all of them): an accent read at one scale is
+        # often a wrong letter at another (García -> Garcfa).
+        doubt = [k for k, (text, _, src) in enumerate(voted)
+                 if pp[k] is not None and pp[k][0] and text != tess[k][0]]
+        if doubt:
+            again = self.tess.read(rgb, [padded[k] for k in doubt for _ in (0, 1)],
+                                   heights=[h for _ in doubt for h in (36, 64)])
+            for n, k in enumerate(doubt):
+                for t, c in again[2 * n:2 * n + 2]:
+                    t = normalise_name(t)
+                    if _consistent(pp[k][0], t):
+                        voted[k] = (t, max(c, pp[k][1]), "both")
+                        break
+        for lb, (text, conf, _) in zip(labels, voted):
             lb.text, lb.conf = normalise_name(text), conf
         self.labels_read += len(labels)
         return list(labels)
+
+
+def _consistent(pp_text: str, tess_text: str) -> bool:
+    """Tesseract's reading agrees with PP-OCR's letter for letter (accents aside)."""
+    from lecturelens.ocr import merge_letters, respace, skeleton
+
+    return bool(tess_text) and skeleton(tess_text) == skeleton(pp_text) and \
+        merge_letters(respace(pp_text), tess_text) == tess_text
 
 
 def _resolve_lang(lang: str, roster: Sequence[str] | None) -> tuple[str, list[str]]:
@@ -335,6 +357,10 @@ def attach_labels(labels: Sequence[Label], faces: Sequence[Face]
     return by_face, [lb for li, lb in enumerate(labels) if li not in used]
 
 
+_CJK_LETTER = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af\u3400-\u4dbf"
+                         "\u4e00-\u9fff]")
+
+
 def camera_off_names(orphans: Sequence[Label], attached: Sequence[Label], rgb: np.ndarray
                      ) -> list[Label]:
     """The face-less labels that are names of camera-off tiles, not the app's chrome.
@@ -358,7 +384,10 @@ def camera_off_names(orphans: Sequence[Label], attached: Sequence[Label], rgb: n
         x1, y1, x2, y2 = lb.box
         if y1 < max(top, 0.06 * H) or y2 > min(bottom + 0.02 * H, 0.92 * H):
             continue
-        if sum(ch.isalpha() for ch in lb.text) < 3:
+        # Initials in a circle (Teams, Meet) are one or two Latin letters; a Korean or
+        # Chinese name can be two syllables.
+        syllabic = bool(_CJK_LETTER.search(lb.text))
+        if sum(ch.isalpha() for ch in lb.text) < (2 if syllabic else 3):
             continue
         crop = gray[y1:y2, x1:x2]
         ring = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]])
@@ -382,8 +411,8 @@ class NameStage:
       with exponential backoff (``min_spacing`` x 2^attempt), at most ``max_attempts``
       times until its layout changes;
     * whatever the reason, no round starts while OCR has used more than ``budget`` of the
-      wall time since the stage started, except the first and those for new tracks, which
-      are allowed up to twice the budget.
+      wall time since the stage started (the first round always runs; rounds for new
+      tracks may use 1.25 times the budget).
 
     Args:
         reader: the OCR engines (:class:`NameReader`).
@@ -395,7 +424,7 @@ class NameStage:
     """
 
     def __init__(self, reader, interval: float = 120.0, min_reads: int = 3,
-                 min_spacing: float = 2.0, max_attempts: int = 6, budget: float = 0.08):
+                 min_spacing: float = 2.0, max_attempts: int = 6, budget: float = 0.07):
         self.reader = reader
         self.interval = interval
         self.min_reads = min_reads
@@ -412,6 +441,7 @@ class NameStage:
         self._next_try: dict[int, float] = {}
         self._labels: list[Label] | None = None
         self._masks: list[np.ndarray] = []
+        self._ui: set[tuple[int, int, int, int]] = set()
         self._last_round: float | None = None
         self._last_find: float | None = None
         self._started = time.perf_counter()
@@ -431,13 +461,23 @@ class NameStage:
                 and self._attempts.get(tid, 0) < self.max_attempts
                 and self._next_try.get(tid, 0.0) <= t)
 
+    def _candidates(self, faces: Sequence[Face]) -> list[Label]:
+        """Fresh copies of the known boxes that may be names: not over a face (a bright
+        detail of it: teeth, glasses), not the app's own text, not a speck."""
+        boxes = [lb for lb in self._labels or [] if lb.box not in self._ui
+                 and not _inside_any(lb, faces)]
+        if boxes:
+            tall = float(np.median([lb.height for lb in boxes]))
+            boxes = [lb for lb in boxes if lb.height >= 0.5 * tall]
+        return [Label(lb.box) for lb in boxes]
+
     def _layout_changed(self, rgb: np.ndarray) -> bool:
         """The known label boxes no longer hold the text they held when found."""
         if not self._labels:
             return False
-        changed = sum(_text_mask_change(rgb, lb.box, m) > 0.25
-                      for lb, m in zip(self._labels, self._masks))
-        return changed >= max(1, 0.2 * len(self._labels))
+        # One box is enough: a camera turned on or off changes one tile's text only.
+        return any(_text_mask_change(rgb, lb.box, m) > 0.3
+                   for lb, m in zip(self._labels, self._masks))
 
     def update(self, t: float, rgb: np.ndarray, faces: Sequence[Face],
                track_ids: list[int], new_track: bool = False, tracker=None,
@@ -462,21 +502,26 @@ class NameStage:
         since = float("inf") if first else t - self._last_round
         if not first and since < self.min_spacing:
             return False
-        find = first or self._labels is None
-        if not find and (t - self._last_find >= self.interval or new_track):
-            find = True
-        if not find and changed and self._layout_changed(rgb):
+        find = first or self._labels is None or t - self._last_find >= self.interval
+        if not find and (changed or new_track) and self._layout_changed(rgb):
             find = True
         needy = self._needy(t, track_ids)
         if not (find or needy):
             return False
+        if not find:
+            # A track wanting a reading whose face has no known label box under it: its
+            # tile is new (someone joined, a camera came on), so look for labels again.
+            by_box, _ = attach_labels(self._candidates(faces), faces)
+            find = any(self._wants(t, tid) and fi not in by_box
+                       for fi, tid in enumerate(track_ids))
         essential = first or new_track
-        if self._over_budget(2.0 if essential else 1.0):
+        if self._over_budget(1.25 if essential else 1.0):
             self.skipped_for_budget += 1
             return False
         if find:
             self._labels = self.reader.find(rgb)
             self._masks = [_text_mask(rgb, lb.box) for lb in self._labels]
+            self._ui = set()
             self._last_find = t
             self.finds += 1
             # A new layout: every track may try again.
@@ -484,8 +529,7 @@ class NameStage:
             self._next_try.clear()
         self._last_round = t
         self.rounds += 1
-        # A label over a face is a bright detail of the face (teeth, glasses), not a label.
-        labels = [Label(lb.box) for lb in self._labels if not _inside_any(lb, faces)]
+        labels = self._candidates(faces)
         full = find or since >= self.interval
         attempted = set(track_ids)
         if not full:
@@ -496,6 +540,7 @@ class NameStage:
             want = {id(lb) for fi, lb in by_box.items() if track_ids[fi] in attempted}
             labels = [lb for lb in labels if id(lb) in want]
         self.reader.read(rgb, labels)
+        self._ui |= {lb.box for lb in labels if is_ui_text(lb.text)}
         labels = [lb for lb in labels if plausible_name(lb.text, lb.conf)]
         by_face, orphans = attach_labels(labels, faces)
         read_tracks = set()

@@ -210,9 +210,33 @@ class PPOCR:
         """``(text, score)`` per box; the recogniser sees each box's pixels (BGR, as trained)."""
         if not boxes:
             return []
-        crops = [np.ascontiguousarray(rgb[y1:y2, x1:x2, ::-1]) for x1, y1, x2, y2 in boxes]
+        crops = [np.ascontiguousarray(mute_colour(rgb[y1:y2, x1:x2])[:, :, ::-1])
+                 for x1, y1, x2, y2 in boxes]
         res, _ = self._engine.text_rec(crops)
         return [(str(t), float(s)) for t, s in res]
+
+
+def mute_colour(crop: np.ndarray) -> np.ndarray:
+    """A copy of an RGB crop with its strongly coloured pixels painted with its dark ground.
+
+    Name labels are white or grey letters; the icons beside them are coloured (Zoom's red
+    muted microphone), and a recogniser reads an icon as a letter (``E Zoë Adams``).
+    """
+    import cv2
+
+    r, g, b = cv2.split(np.ascontiguousarray(crop))
+    spread = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
+    coloured = spread > 90
+    if not coloured.any():
+        return crop
+    out = crop.copy()
+    gray = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY)
+    dark = gray <= np.median(gray)
+    ground = np.median(crop[dark & ~coloured], axis=0) if (dark & ~coloured).any() else 0
+    # Grow the mask a little: the icon's antialiased edge is less coloured than its body.
+    coloured = cv2.dilate(coloured.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    out[coloured] = ground
+    return out
 
 
 def clean_crop(rgb: np.ndarray, box: Box, target_height: int = 40) -> np.ndarray:
@@ -226,7 +250,7 @@ def clean_crop(rgb: np.ndarray, box: Box, target_height: int = 40) -> np.ndarray
     import cv2
 
     x1, y1, x2, y2 = box
-    gray = cv2.cvtColor(np.ascontiguousarray(rgb[y1:y2, x1:x2]), cv2.COLOR_RGB2GRAY)
+    gray = cv2.cvtColor(mute_colour(rgb[y1:y2, x1:x2]), cv2.COLOR_RGB2GRAY)
     scale = max(1.0, target_height / max(1, y2 - y1))
     gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     _, bw = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
@@ -278,12 +302,17 @@ class TesseractPage:
             raise LectureLensError(f"tesseract does not run ({exc}); reinstall tesseract-ocr"
                                    ) from None
 
-    def read(self, rgb: np.ndarray, boxes: Sequence[Box], target_height: int = 48
-             ) -> list[tuple[str, float]]:
-        """``(text, mean word confidence 0..1)`` per box, raw (not normalised)."""
+    def read(self, rgb: np.ndarray, boxes: Sequence[Box], target_height: int = 48,
+             heights: Sequence[int] | None = None) -> list[tuple[str, float]]:
+        """``(text, mean word confidence 0..1)`` per box, raw (not normalised).
+
+        ``heights`` gives each box its own upscaled height (the same box may be listed
+        twice at two scales); default ``target_height`` for all.
+        """
         if not boxes:
             return []
-        crops = [clean_crop(rgb, b, target_height) for b in boxes]
+        heights = heights or [target_height] * len(boxes)
+        crops = [clean_crop(rgb, b, h) for b, h in zip(boxes, heights)]
         gap, pad = 30, 20
         width = max(c.shape[1] for c in crops) + 2 * pad
         height = sum(c.shape[0] for c in crops) + gap * (len(crops) - 1) + 2 * pad

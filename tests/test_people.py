@@ -308,3 +308,39 @@ def test_votes_capitalised_spelling_wins_over_a_case_slip():
     for _ in range(3):
         w.add("Lena van der Berg", 0.9)  # lower-case particles are kept when read so
     assert w.best()[0] == "Lena van der Berg"
+
+
+def test_unique_names_gives_a_shared_reading_to_one_of_two_people_seen_together():
+    from lecturelens.people import unique_names
+
+    a, b, c = NameVotes(), NameVotes(), NameVotes()
+    for _ in range(5):
+        a.add("Ana García", 0.9)
+    # b's tile was read as Ana's once, at a reshuffle; its own label more weakly twice
+    for _ in range(3):
+        b.add("Ana García", 0.9)
+    b.add("Ben Okafor", 0.8)
+    b.add("Ben Okafor", 0.8)
+    c.add("Ana García", 0.9)  # a different person never seen with a: may share the name
+    got = unique_names([a, b, c], [[(0, 100)], [(50, 150)], [(200, 300)]])
+    assert [n for n, _ in got] == ["Ana García", "Ben Okafor", "Ana García"]
+    # with no other reading, both keep the name: two people may share one
+    got = unique_names([a, c], [[(0, 100)], [(50, 150)]])
+    assert [n for n, _ in got] == ["Ana García", "Ana García"]
+    assert unique_names([NameVotes()], [[(0, 1)]]) == [("", 0.0)]
+
+
+def test_snap_to_roster_gives_look_alike_names_one_each():
+    from lecturelens.people import Student, snap_to_roster
+
+    def student(name):
+        return Student("S", name, 0.9, [1], 1.0, 0.0, 0.0, 1.0, None)
+
+    studs = [student("Lea Dubois"), student("Leo Duboi"), student("TomaszWojcik"),
+             student("Unknown 1")]
+    absent = snap_to_roster(studs, ["Léa Dubois", "Léo Dubois", "Tomasz Wójcik",
+                                    "Lea Dubuis", "Max Mustermann"])
+    assert [s.name for s in studs] == ["Léa Dubois", "Léo Dubois", "Tomasz Wójcik",
+                                       "Unknown 1"]
+    assert [s.on_roster for s in studs] == ["yes", "yes", "yes", "no"]
+    assert absent == ["Lea Dubuis", "Max Mustermann"]
