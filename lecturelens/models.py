@@ -292,3 +292,25 @@ register(ModelEntry(
     default=True,
     notes="same person below Euclidean distance 0.6 (99.38 % on LFW per its author)",
 ))
+
+_PPOCR = "package:rapidocr_onnxruntime/models/"
+
+register(ModelEntry(
+    name="ppocr-v4",
+    task="name-ocr",
+    architecture="PP-OCRv4 mobile: DBNet text detector + SVTR-LCNet CTC recogniser (Chinese "
+                 "and Latin letters, no accents); read beside Tesseract, see lecturelens.ocr",
+    files=(
+        WeightFile(_PPOCR + "ch_PP-OCRv4_det_infer.onnx",
+                   "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"),
+        WeightFile(_PPOCR + "ch_PP-OCRv4_rec_infer.onnx",
+                   "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"),
+    ),
+    licence="Apache-2.0 (PaddleOCR models; rapidocr-onnxruntime wheel)",
+    origin="shipped in the rapidocr-onnxruntime 1.4.4 wheel (PyPI; install it with --no-deps)",
+    mean=(0.5, 0.5, 0.5),
+    std=(0.5, 0.5, 0.5),
+    builder="rapidocr",
+    default=True,
+    notes="detector input: shorter side scaled to 736 px; recogniser input 48 px high",
+))

@@ -141,28 +141,6 @@ def vote(pp: tuple[str, float] | None, tess: tuple[str, float] | None
     return t_text, t_conf, "tesseract"
 
 
-#: The PP-OCRv4 files used, as shipped in the rapidocr-onnxruntime 1.4.4 wheel.
-PPOCR_SHA256 = {
-    "ch_PP-OCRv4_det_infer.onnx":
-        "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
-    "ch_PP-OCRv4_rec_infer.onnx":
-        "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
-}
-
-
-def ppocr_files(root: str) -> list[dict]:
-    """The detector and recogniser files with their sha256, as run.json records weights."""
-    from lecturelens.models import sha256_file
-
-    out = []
-    for name in ("ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx"):
-        path = os.path.join(root, "models", name)
-        digest = sha256_file(path)
-        out.append({"path": path, "sha256": digest,
-                    "verified": PPOCR_SHA256.get(name) == digest})
-    return out
-
-
 class PPOCR:
     """PP-OCRv4 text detection and recognition (ONNX, from the ``rapidocr-onnxruntime`` wheel).
 
@@ -186,9 +164,11 @@ class PPOCR:
             ) from None
         threads = max(1, threads)
         self._engine = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
-        import rapidocr_onnxruntime
 
-        self.weights = ppocr_files(os.path.dirname(rapidocr_onnxruntime.__file__))
+        from lecturelens.models import get_model_entry
+
+        # The registry's sha256 check: the wheel's files, not some other release's.
+        self.weights = get_model_entry("ppocr-v4").check()
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         """Axis-aligned boxes of the text lines in a frame (top-to-bottom, left-to-right)."""
