@@ -1,24 +1,26 @@
 """Stage 3, names: the participant name labels that meeting apps print on each tile, by OCR.
 
-Zoom and Teams print a participant's name in white on a dark (often translucent) box at the
-bottom-left of their tile, and in large type in the tile's centre when the camera is off.
-Finding those labels is cheap (a threshold and a morphological close on the frame), reading
-them is not (one Tesseract process costs about 120 ms), so:
+Zoom, Teams and Meet print a participant's name in small light letters (8-20 px) at the
+bottom-left of their tile, often after an icon, and large in the tile's centre when the
+camera is off; around the tiles the app prints its own text (title bar, buttons, toolbar).
 
-* :func:`find_labels` runs on every sampled frame and returns the label boxes; their layout
-  (positions, quantised) tells when the gallery changed;
-* :class:`NameReader` reads all labels of a frame with **one** Tesseract call (the label crops
-  are cleaned, upscaled and stacked into one page; ``--psm 6`` gives one line per crop),
-  only when the layout changes or every ``interval`` seconds;
-* :func:`attach_labels` gives each label to the face of its tile (the nearest face above and
-  to the right of the label's left end); a label left without a face is a camera-off tile.
+* :class:`NameReader` finds text boxes with PP-OCR's detector (:mod:`lecturelens.ocr`;
+  the heuristic :func:`find_labels` when rapidocr-onnxruntime is missing) and reads every
+  box with PP-OCR's recogniser and with Tesseract (one process per round, every label at
+  four scales in one page), voted: the spelling both agree on, with Tesseract's accents and
+  spaces, or the engine that can read the script;
+* :func:`normalise_name` keeps the name (``(Host)``, IDs, pronouns, ``...`` and icons go);
+  :func:`is_ui_text` knows the apps' own words;
+* :func:`attach_labels` gives each label to the face of its tile; :func:`camera_off_names`
+  keeps the face-less labels that are camera-off tiles, not chrome or slides;
+* :class:`NameStage` decides when to look for labels and when to read them, under a
+  budget, and keeps the readings per face track.
 """
 
 from __future__ import annotations
 
 import re
 import time
-import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -190,13 +192,25 @@ UI_WORDS = frozenset(w.casefold() for w in (
     "Hide Self View", "Show Self View", "Host", "Co-host", "Me", "You",
     "음소거", "음소거 해제", "비디오 시작", "비디오 중지", "보안", "참가자", "채팅", "화면 공유",
     "기록", "반응", "나가기", "종료", "발표자 보기", "갤러리 보기", "보기", "녹화 중",
-    "Zoom 회의", "회의"))
+    "Zoom 회의", "회의", "View Options", "Options", "Leave call", "More options",
+    "Activities", "Chat with everyone", "Show captions", "Presenting", "You are presenting",
+    "Stop Share", "Stop presenting", "Pause Recording", "Stop Recording", "Live", "Everyone",
+    "Rooms", "Meeting chat", "Present", "Hand", "Show everyone"))
 
 
 def is_ui_text(text: str) -> bool:
-    """Whether ``text`` is a meeting app's own label (a button, the title bar)."""
-    core = " ".join("".join(ch for ch in text if not ch.isdigit()).split()).strip(" .:")
-    return core.casefold() in UI_WORDS
+    """Whether ``text`` is a meeting app's own label (a button, the title bar), also when
+    misread by a letter or two (``Soeaker vew``, ``Reactons``)."""
+    from rapidfuzz import fuzz, process
+
+    core = " ".join("".join(ch for ch in text if not ch.isdigit()).split()).strip(" .:|")
+    core = core.casefold()
+    if core in UI_WORDS:
+        return True
+    if len(core) < 5:
+        return False
+    hit = process.extractOne(core, UI_WORDS, scorer=fuzz.ratio, score_cutoff=85)
+    return hit is not None
 
 
 #: Labels read with a lower confidence are dropped (noise read as text).
@@ -250,6 +264,20 @@ class NameReader:
         self.version = self.tess.version
         self.lang, self.warnings = _resolve_lang(lang, roster)
         self.tess.lang = self.lang
+        # Under auto, labels the main languages read badly are read once more with every
+        # installed non-Latin language (one more process, for those labels only): a class
+        # with Korean or Russian names and no roster still gets them.
+        self.any_script = None
+        if lang == "auto":
+            from lecturelens.ocr import TesseractPage
+            from lecturelens.scripts import SCRIPT_LANGS, tesseract_langs_for
+
+            others = [lg for lg in tesseract_langs_for(set(SCRIPT_LANGS) - {"latin"},
+                                                       tesseract_languages())
+                      if lg not in self.lang.split("+")]
+            # One page per language: in one multi-language page Tesseract's choice of
+            # language for a word depends on the rest of the page (김민준 read as "aag").
+            self.any_script = [TesseractPage(lg) for lg in others] or None
         self.pp = None
         if engine == "ppocr+tesseract":
             self.pp = PPOCR(threads)
@@ -263,10 +291,34 @@ class NameReader:
         self.labels_read = 0
         self.read_heights = READ_HEIGHTS
 
+    def _other_scripts(self, rgb, padded, main_conf, blank, voted) -> None:
+        """Read again, with every installed non-Latin language, the labels whose reading
+        is in doubt; take a reading in another script when it is clearly better (or at
+        least as good, where PP-OCR, which reads Latin and Han, saw no text at all)."""
+        # Doubt includes a label both engines agree on when Tesseract was unsure: a
+        # Cyrillic name reads as Latin look-alikes in both (Олег Петров -> Oner Netpob).
+        doubt = [k for k, (text, conf, src) in enumerate(voted)
+                 if src != "both" or conf < 0.8 or main_conf[k] < 0.9
+                 or sum(ch.isalpha() for ch in text) < 2]
+        if not doubt:
+            return
+        best: dict[int, tuple[str, float]] = {}
+        for page in self.any_script:
+            for k, (t, c) in zip(doubt, page.read(rgb, [padded[k] for k in doubt])):
+                t = normalise_name(t)
+                letters = sum(ch.isalpha() for ch in t)
+                main = main_conf[k] + (0.0 if blank[k] else 0.1)
+                if (_other_script(t) and letters >= 2 and c >= 0.6 and c >= main
+                        and c > best.get(k, ("", 0.0))[1]):
+                    best[k] = (t, c)
+        for k, (t, c) in best.items():
+            voted[k] = (t, c, "tesseract")
+
     @property
     def calls(self) -> int:
-        """Tesseract processes started (one per reading round)."""
-        return self.tess.calls
+        """Tesseract processes started (one per reading round, two when some label needed
+        the other scripts)."""
+        return self.tess.calls + sum(p.calls for p in self.any_script or ())
 
     def find(self, rgb: np.ndarray) -> list[Label]:
         """The text boxes of a frame (not read yet)."""
@@ -300,10 +352,24 @@ class NameReader:
                 if rs:
                     voted[k] = (_accent_vote(rs), max(pp[k][1], max(c for _, c in rs)),
                                 "both")
+        if self.any_script is not None:
+            # The main languages' mean confidence over the scales: one scale's best can be
+            # a confident misreading of a script they do not have.
+            mean_conf = [float(np.mean([c for _, c in rs])) if rs else 0.0
+                         for rs in tess_all]
+            blank = [p is not None and not p[0] for p in pp]
+            self._other_scripts(rgb, padded, mean_conf, blank, voted)
         for lb, (text, conf, _) in zip(labels, voted):
             lb.text, lb.conf = normalise_name(text), conf
         self.labels_read += len(labels)
         return list(labels)
+
+
+def _other_script(text: str) -> bool:
+    """Some letter is neither Latin nor Han (PP-OCR reads both): Hangul, Cyrillic, ..."""
+    from lecturelens.ocr import _latin_or_han_only
+
+    return not _latin_or_han_only(text)
 
 
 def _accent_vote(readings: Sequence[tuple[str, float]]) -> str:

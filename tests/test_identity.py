@@ -112,7 +112,7 @@ def test_track_embedder_embeds_at_counts_1_4_16_64_only():
     embedded_at = []
     for n in range(1, 101):
         before = len(model.calls)
-        emb.update(rgb, [_face([0, 0, 5, 5])], [7])
+        emb.update(rgb, [_face([0, 0, 25, 25])], [7])
         if len(model.calls) > before:
             embedded_at.append(n)
     assert embedded_at == [1, 4, 16, 64]
@@ -123,21 +123,22 @@ def test_track_embedder_embeds_at_counts_1_4_16_64_only():
     assert out[7].dtype == np.float32
 
 
-def test_track_embedder_skips_small_faces_and_batches_tracks():
+def test_track_embedder_skips_tiny_faces_and_batches_tracks():
     model = _CountingModel()
     emb = TrackEmbedder(model)
     rgb = np.zeros((10, 10, 3), np.uint8)
-    # track 1 usable on every frame, track 2 always small, track 3 small on odd frames
+    # track 1 usable on every frame (flagged small, but 30 px wide: used), track 2 always
+    # under 20 px, track 3 under 20 px on odd frames
     for n in range(8):
-        faces = [_face([0, 0, 50, 50]), _face([60, 0, 70, 10], small=True),
-                 _face([80, 0, 130, 50], small=n % 2 == 1)]
+        faces = [_face([0, 0, 30, 30], small=True), _face([60, 0, 70, 10], small=True),
+                 _face([80, 0, 130 if n % 2 == 0 else 95, 50])]
         emb.update(rgb, faces, [1, 2, 3])
     # frame 0: tracks 1 and 3 together in one call; frame 3: track 1 (4th); frame 6: track 3
     # (its 4th usable observation)
     assert model.calls == [2, 1, 1]
     assert emb.embedded == 4
     out = emb.embeddings()
-    assert sorted(out) == [1, 3]  # the small-only track never gets an identity
+    assert sorted(out) == [1, 3]  # the tiny-only track never gets an identity
     assert np.allclose(out[1], 1.5) and np.allclose(out[3], 2.0)
 
 
