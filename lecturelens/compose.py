@@ -13,6 +13,16 @@ fills most of the frame and a strip of small tiles shows a few participants). Th
 names include accented Latin-1 letters, and when tiles outnumber face videos the videos are
 reused mirrored as different people.
 
+Skins (``skin=``): ``"classic"`` is the original look above (labels scaled with the tile, no
+UI around the gallery, the default). ``"zoom"``, ``"teams"`` and ``"meet"`` draw what those
+apps draw, every parameter randomised by the seed around the values measured on real screens
+(:mod:`lecturelens.skins`): a label size that does not scale with the tile, muted-mic icons,
+``...`` truncation, camera-off tiles, an active-speaker border that moves, UI chrome whose
+text is never a name, random names of many scripts with what people type around them
+(student IDs, ``(Host)``, pronouns), and a low-bitrate final encode. ``layout=`` adds the
+speaker view and a whole-video screen share. The truth records, per tile, both the person's
+canonical ``name`` and the exact ``label`` printed.
+
 The face videos come from ``${LECTURELENS_DATA:-../shared/data}/videos``; with no data folder
 the composer falls back to scikit-image's ``astronaut`` photo (a real face shipped in a pip
 package), animated with a slow zoom and drift. The output video is H.264 written through the
@@ -300,12 +310,28 @@ class Person:
     name: str
     source: str
     mirrored: bool = False
+    label: str = ""  # the label text as typed (before any truncation); "" = the name
+    script: str = "latin"
+    culture: str = ""
+    given: str = ""
+    family: str = ""
+    muted: bool = False
+
+
+def _classic_font(text: str, size: int, bold: bool = False):
+    """The classic skin's font: DejaVu Sans, or a font of the text's script (Hangul, Han,
+    Arabic) when DejaVu lacks its letters."""
+    if font_renders(text):
+        return label_font(size, bold)
+    from lecturelens.skins import _guess_info, text_font
+
+    return text_font(text, _guess_info(text).script, size, bold) or label_font(size, bold)
 
 
 def _draw_label(tile: np.ndarray, name: str, font_px: int) -> None:
     from PIL import Image, ImageDraw
 
-    font = label_font(font_px)
+    font = _classic_font(name, font_px)
     pad = max(3, font_px // 4)
     x0, y0, x1, y1 = font.getbbox(name)
     w, h = x1 - x0 + 2 * pad, font_px + 2 * pad
@@ -352,9 +378,9 @@ def _render_camera_off(w: int, h: int, name: str, font_px: int) -> np.ndarray:
     from PIL import Image, ImageDraw
 
     size = max(10, h // 6)
-    while size > 10 and label_font(size).getlength(name) > 0.85 * w:
+    while size > 10 and _classic_font(name, size).getlength(name) > 0.85 * w:
         size -= 1
-    font = label_font(size)
+    font = _classic_font(name, size)
     img = Image.new("RGB", (w, h), TILE_BG)
     x0, y0, x1, y1 = font.getbbox(name)
     ImageDraw.Draw(img).text(((w - (x1 - x0)) // 2 - x0, (h - (y1 - y0)) // 2 - y0), name,
@@ -454,14 +480,16 @@ def hard_case_schedule(n_people: int, duration: float, seed: int = 0) -> dict:
 
 def _plan_segments(n_people: int, duration: float, reshuffle: list[float],
                    camera_off: list[tuple], absent: list[tuple], screen_share: list[tuple],
-                   rng: random.Random, shuffle_start: bool = False) -> list[dict]:
+                   rng: random.Random, shuffle_start: bool = False,
+                   marks: Sequence[float] = ()) -> list[dict]:
     """Split the video at every event and decide who is shown where in each piece.
 
     Each segment holds ``start``, ``end``, ``layout``, ``order`` (person indices in tile
     order), ``off`` (indices with camera off), ``absent`` and ``share`` (index of the screen
-    share interval, or None).
+    share interval, or None). ``marks`` are further cut times (active-speaker changes) that
+    move nobody.
     """
-    cuts = set(reshuffle)
+    cuts = set(reshuffle) | set(marks)
     for _, s, e in camera_off + absent:
         cuts |= {s, e}
     for s, e in screen_share:
@@ -500,6 +528,55 @@ def _plan_segments(n_people: int, duration: float, reshuffle: list[float],
     return segments
 
 
+LAYOUTS = ("gallery", "speaker", "screen_share")
+
+
+def resolve_skin(skin: str, seed: int) -> str:
+    """The skin a name stands for: ``random`` picks ``zoom``, ``teams`` or ``meet`` by seed.
+
+    Raises:
+        ValueError: an unknown skin name.
+    """
+    from lecturelens.skins import SKINS
+
+    if skin == "random":
+        return SKINS[random.Random(f"skin-pick-{seed}").randrange(len(SKINS))]
+    if skin != "classic" and skin not in SKINS:
+        raise ValueError(f"unknown skin {skin!r} (known: classic, random, {', '.join(SKINS)})")
+    return skin
+
+
+def _speaker_marks(skin, duration: float, seed: int) -> list[float]:
+    """Times at which the active speaker changes (every few seconds, jittered)."""
+    rng = random.Random(f"speaker-{seed}")
+    marks, t = [], 0.0
+    while True:
+        t += rng.uniform(*skin.speaker_every)
+        if t >= duration - 0.5:
+            return marks
+        marks.append(round(t, 2))
+
+
+def _offset_rects(rects, dx: int, dy: int) -> list[tuple[int, int, int, int]]:
+    return [(x + dx, y + dy, w, h) for x, y, w, h in rects]
+
+
+def _cover_crop(src: np.ndarray, w: int, h: int) -> np.ndarray:
+    """``src`` cropped to the ``w`` x ``h`` aspect (centred) and resized: a "fill" tile."""
+    import cv2
+
+    sh, sw = src.shape[:2]
+    if sw / sh > w / h:
+        cw = max(1, int(round(sh * w / h)))
+        x0 = (sw - cw) // 2
+        src = src[:, x0:x0 + cw]
+    else:
+        ch = max(1, int(round(sw * h / w)))
+        y0 = (sh - ch) // 2
+        src = src[y0:y0 + ch]
+    return cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA)
+
+
 def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: float = 60.0,
                     fps: float = 25.0, width: int = 1280, height: int = 720,
                     reshuffle: Sequence[float] = (), seed: int = 0,
@@ -509,7 +586,10 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
                     absent: Sequence[tuple[int, float, float]] = (),
                     screen_share: Sequence[tuple[float, float]] = (),
                     strip_tiles: int = 6, scenario: str | None = None,
-                    shuffle_start: bool = False) -> dict:
+                    shuffle_start: bool = False, skin: str = "classic",
+                    layout: str = "gallery", scripts: Sequence[str] | None = None,
+                    tiles: int | None = None, decorate: bool | None = None,
+                    crf: int | None = None) -> dict:
     """Write a meeting recording (gallery view plus scheduled hard cases) and its truth file.
 
     Args:
@@ -519,9 +599,11 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
         fps: frame rate of the output.
         width, height: frame size.
         reshuffle: times (s) at which people move to other tiles.
-        seed: makes names, tile order, reshuffles and the ``"hard"`` schedule reproducible.
-        names: display names (default: a built-in list with accented names); one per tile,
-            all different.
+        seed: makes names, labels, skin, tile order, reshuffles and the ``"hard"`` schedule
+            reproducible.
+        names: canonical names (default: the classic skin's built-in list with accented
+            names, or for other skins random names of ``scripts``); one per tile, all
+            different.
         data_root: data folder holding ``videos/``; default :func:`data_dir`.
         progress: show a progress bar.
         camera_off: ``(person_index, start, end)``: the person's tile shows their name
@@ -530,35 +612,91 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
             gallery is laid out for the people present and the person comes back last.
         screen_share: ``(start, end)``: a slide fills the frame and a strip of small
             tiles shows ``strip_tiles`` participants, rotating between intervals.
-        strip_tiles: tiles in the screen-share strip (fewer if they do not fit).
+        strip_tiles: tiles in the screen-share strip and the speaker view's filmstrip
+            (fewer if they do not fit).
         scenario: ``"hard"`` adds :func:`hard_case_schedule` to the events given.
         shuffle_start: start with the people in a seeded random tile order (another
             lecture of the same class), not in the order of ``truth["people"]``.
+        skin: ``"classic"`` (the original look: labels scaled with the tile, no UI),
+            ``"zoom"``, ``"teams"``, ``"meet"`` (randomised around the real apps, see
+            :mod:`lecturelens.skins`) or ``"random"`` (one of the three by ``seed``).
+        layout: ``"gallery"``, ``"speaker"`` (the active speaker large, a filmstrip of
+            ``strip_tiles`` small tiles above) or ``"screen_share"`` (a share for the whole
+            video).
+        scripts: scripts of generated names (``latin``, ``korean``, ``chinese``,
+            ``cyrillic``, ``arabic``; default a mix); ignored when ``names`` are given.
+        tiles: number of participants (4-25 is typical); the grid is then the one the app
+            picks (:func:`gallery_shape`) and ``rows``/``cols`` are ignored.
+        decorate: print what people type around their names (IDs, ``(Host)``, pronouns);
+            default: yes for the app skins, no for ``classic``.
+        crf: H.264 quality of the final encode (default 20 for ``classic``, else the
+            skin's 28-35: a cloud recording's low bitrate).
 
     Returns:
         The truth dict (also written to ``<stem>.truth.json``): ``grid`` (the full
-        gallery), ``people``, ``events`` (the schedule) and ``segments`` split at every
-        event, each with ``start``, ``end``, ``layout`` (``"gallery"`` with its ``grid``,
-        or ``"screen_share"`` with ``screen_rect``), ``absent`` (person ids) and ``tiles``
-        (``tile``, ``rect``, ``video_rect`` or None when the camera is off, ``person``,
-        ``name``, ``camera`` ``"on"``/``"off"``).
+        gallery), ``skin`` (its parameters; ``name`` is the resolved skin), ``layout``,
+        ``seed``, ``people`` (``person_id``, canonical ``name``, typed ``label``, ``script``,
+        ``culture``, ``muted``, ...), ``events`` (the schedule; ``speaker`` events for the
+        app skins), ``non_names`` (every text on screen that is not a participant's
+        label: UI chrome, slides) and ``segments`` split at every event, each with
+        ``start``, ``end``, ``layout`` (``"gallery"`` with its ``grid``, ``"speaker"``, or
+        ``"screen_share"`` with ``screen_rect``), ``absent`` (person ids), ``speaker``
+        (the active speaker's id or None), ``chrome`` (``{"text", "rect"}`` UI texts) and
+        ``tiles`` (``tile``, ``rect``, ``video_rect`` or None when the camera is off,
+        ``person``, ``name`` (canonical), ``camera`` ``"on"``/``"off"``, ``label`` (the exact
+        printed text, after truncation), and for the app skins ``label_rect`` (frame
+        coordinates), ``label_px``, ``label_pos`` (``"bottom-left"``/``"centre"``),
+        ``mic`` (``"muted"``/``"on"``), ``speaking`` and ``avatar`` (initials printed on a
+        camera-off tile, if any)).
 
     Raises:
-        ValueError: too few or repeated names, an unknown scenario, an event naming a
-            person out of range or with an empty interval, or everyone absent at once.
+        ValueError: too few or repeated names, an unknown scenario, skin, layout or
+            script, an event naming a person out of range or with an empty interval, or
+            everyone absent at once.
     """
     import imageio_ffmpeg
     from tqdm import tqdm
 
+    from lecturelens import skins as sk
+
     out = Path(out)
     rng = random.Random(seed)
-    n_people = rows * cols
-    names = list(names or DEFAULT_NAMES)
-    if len(names) < n_people:
-        raise ValueError(f"need {n_people} names, got {len(names)}")
-    shown = [displayable(n) for n in names[:n_people]]
-    if len(set(shown)) < n_people:
-        raise ValueError("names must all differ (as drawn): who is who depends on them")
+    skin_name = resolve_skin(skin, seed)
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r} (known: {', '.join(LAYOUTS)})")
+    classic = skin_name == "classic"
+    if not classic and (width % 2 or height % 2 or min(width, height) < 64):
+        # H.264 (yuv420p) needs even sizes: an odd one would be rescaled and every
+        # rectangle of the truth would be off.
+        raise ValueError(f"frame size {width}x{height}: app skins need even sizes of at "
+                         "least 64 px")
+    theme = None if classic else sk.make_skin(skin_name, seed, width, height)
+    n_people = int(tiles) if tiles is not None else rows * cols
+    if n_people < 1:
+        raise ValueError("a gallery needs at least one tile")
+
+    # --- who: canonical names, what they typed, scripts ---------------------------------
+    if names is not None or (classic and scripts is None):
+        names = list(names or DEFAULT_NAMES)
+        if len(names) < n_people:
+            raise ValueError(f"need {n_people} names, got {len(names)}")
+        canon = [displayable(n) if classic else n for n in names[:n_people]]
+        if len(set(canon)) < n_people:
+            raise ValueError("names must all differ (as drawn): who is who depends on them")
+        infos = [sk._guess_info(n) for n in canon]
+    else:
+        infos = sk.random_names(n_people, random.Random(f"names-{seed}"), scripts)
+        canon = [i.name for i in infos]
+    decorate = (not classic) if decorate is None else decorate
+    lrng = random.Random(f"labels-{seed}")
+    typed, host = [], False
+    for info in infos:
+        lab = sk.decorate_label(info, lrng, allow_host=not host) if decorate else info.name
+        if sk.text_font(lab, info.script, 12) is None:  # no font draws the decoration
+            lab = info.name
+        host = host or lab.endswith("(Host)")
+        typed.append(lab)
+    muted = [theme is not None and lrng.random() < theme.muted_share for _ in infos]
 
     reshuffle = [float(t) for t in reshuffle]
     camera_off, absent, screen_share = list(camera_off), list(absent), list(screen_share)
@@ -574,6 +712,9 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
     camera_off = _interval_list(camera_off, n_people, duration, "camera_off")
     absent = _interval_list(absent, n_people, duration, "absent")
     screen_share = _interval_list(screen_share, None, duration, "screen_share")
+    if layout == "screen_share":
+        screen_share = [(0.0, float(duration))]
+    marks = _speaker_marks(theme, duration, seed) if theme is not None else []
 
     videos = face_videos(data_root)
     people: list[Person] = []
@@ -590,65 +731,151 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
             pid = f"astronaut-{i + 1}"
             sources.append(_StillSource(_astronaut(), phase=0.9 * i, mirror=bool(i % 2)))
             src = "skimage.data.astronaut"
-        people.append(Person(pid, shown[i], src, mirrored))
+        people.append(Person(pid, canon[i], src, mirrored, label=typed[i],
+                             script=infos[i].script, culture=infos[i].culture,
+                             given=infos[i].given, family=infos[i].family,
+                             muted=muted[i]))
 
     try:
         src_hw = [s.frame(0.0).shape[:2] for s in sources]
         segments = _plan_segments(n_people, duration, reshuffle, camera_off, absent,
-                                  screen_share, rng, shuffle_start=shuffle_start)
+                                  screen_share, rng, shuffle_start=shuffle_start, marks=marks)
+        # --- UI chrome, one per view (the meeting's clock etc. fixed by the seed) --------
+        chromes: dict[str, "sk.Chrome"] = {}
+        n_shown_max = n_people
+        participants = n_people + random.Random(f"count-{seed}").choice(
+            [0, 0, 0, 1, 2, 5, 17, 40, 77])
+
+        def chrome_for(view: str, share_by: str | None = None):
+            key = f"{view}:{share_by}"
+            if key not in chromes:
+                if theme is None:
+                    img = np.empty((height, width, 3), np.uint8)
+                    img[:] = BACKGROUND
+                    chromes[key] = sk.Chrome(img, (0, 0, width, height), [])
+                else:
+                    chromes[key] = sk.render_chrome(theme, width, height, view, participants,
+                                                    random.Random(f"chrome-{seed}"),
+                                                    share_by=share_by)
+            return chromes[key]
+
+        gap = 6 if theme is None else theme.gap
         slide_of = {}
+        speaker = None
         for seg in segments:
             order = seg["order"]
-            if seg["share"] is None:
-                if len(order) == n_people:
+            # The active speaker: changes at the marks, or when they stop being visible.
+            if theme is not None:
+                can = [p for p in order if p not in seg["off"]]
+                if speaker not in can or seg["start"] in marks or seg["start"] == 0.0:
+                    others = [p for p in can if p != speaker] or can
+                    speaker = rng.choice(others) if others else None
+                seg["speaker"] = speaker
+            else:
+                seg["speaker"] = None
+            if seg["share"] is None and layout != "speaker":
+                ch = chrome_for("gallery")
+                cx, cy, cw, chh = ch.content
+                if len(order) == n_people and tiles is None:
                     shape = (rows, cols)
                 else:
-                    shape = gallery_shape(len(order), width, height)
-                rects = gallery_rects(len(order), *shape, width, height)
+                    shape = gallery_shape(len(order), cw, chh, gap)
+                rects = _offset_rects(gallery_rects(len(order), *shape, cw, chh, gap), cx, cy)
                 seg["grid"] = list(shape)
                 shown_people, small = order, False
+                n_shown_max = max(n_shown_max, len(order))
+            elif seg["share"] is None:  # speaker view: the speaker large, a filmstrip above
+                seg["layout"] = "speaker"
+                ch = chrome_for("speaker")
+                cx, cy, cw, chh = ch.content
+                big_p = seg["speaker"] if seg["speaker"] is not None else order[0]
+                rest = [p for p in order if p != big_p]
+                strip, big = screen_share_layout(min(max(strip_tiles, 0), len(rest)), cw, chh)
+                strip = strip if rest else []
+                rects = _offset_rects([big] + strip, cx, cy)
+                shown_people, small = [big_p] + rest[:len(strip)], True
             else:
                 k = seg["share"]
+                slide_of[k] = SLIDES[(seed + k) % len(SLIDES)]
+                lecturer = slide_of[k][2].split("·")[0].strip()
+                ch = chrome_for("screen_share", lecturer if theme is not None else None)
+                cx, cy, cw, chh = ch.content
                 n_strip = min(max(strip_tiles, 0), len(order))
-                rects, screen = screen_share_layout(n_strip, width, height)
+                rects, screen = screen_share_layout(n_strip, cw, chh)
+                rects = _offset_rects(rects, cx, cy)
+                screen = (screen[0] + cx, screen[1] + cy, screen[2], screen[3])
                 offset = (k * len(rects)) % len(order)  # rotate who is seen from share to share
                 shown_people, small = (order[offset:] + order[:offset])[:len(rects)], True
                 seg["screen_rect"] = list(screen)
-                slide_of[k] = SLIDES[(seed + k) % len(SLIDES)]
                 seg["screen_text"] = [displayable(slide_of[k][0])] + \
                     [displayable(x) for x in slide_of[k][1]] + [displayable(slide_of[k][2])]
-            tiles = []
+            seg["_chrome"] = ch
+            tiles_out = []
             for ti, (pi, rect) in enumerate(zip(shown_people, rects)):
                 x, y, w, h = rect
                 on = pi not in seg["off"]
-                ox, oy, nw, nh = _fit(src_hw[pi], w, h)
-                tiles.append({"tile": ti, "rect": list(rect),
-                              "video_rect": [x + ox, y + oy, nw, nh] if on else None,
-                              "person": people[pi].person_id, "name": people[pi].name,
-                              "camera": "on" if on else "off",
-                              "_index": pi, "_font": _label_px(h, small)})
-            seg["tiles"] = tiles
+                if theme is not None and theme.fit == "cover":
+                    video_rect = [x, y, w, h]
+                else:
+                    ox, oy, nw, nh = _fit(src_hw[pi], w, h)
+                    video_rect = [x + ox, y + oy, nw, nh]
+                tile = {"tile": ti, "rect": list(rect),
+                        "video_rect": video_rect if on else None,
+                        "person": people[pi].person_id, "name": people[pi].name,
+                        "camera": "on" if on else "off", "label": typed[pi],
+                        "_index": pi, "_font": _label_px(h, small), "_ov": []}
+                if theme is not None:
+                    _skin_tile(tile, theme, infos[pi], typed[pi], muted[pi],
+                               speaking=pi == seg["speaker"])
+                else:
+                    tile["label"] = _classic_visible(typed[pi], w, tile["_font"])
+                tiles_out.append(tile)
+            seg["tiles"] = tiles_out
 
         events = [{"type": "reshuffle", "t": t} for t in reshuffle]
         for kind, items in (("camera_off", camera_off), ("absent", absent)):
             events += [{"type": kind, "person": people[p].person_id, "person_index": p,
                         "name": people[p].name, "start": s, "end": e} for p, s, e in items]
         events += [{"type": "screen_share", "start": s, "end": e} for s, e in screen_share]
+        if theme is not None:
+            prev = object()
+            for seg in segments:
+                if seg["speaker"] != prev:
+                    events.append({"type": "speaker", "t": seg["start"],
+                                   "person": (people[seg["speaker"]].person_id
+                                              if seg["speaker"] is not None else None)})
+                    prev = seg["speaker"]
         events.sort(key=lambda ev: (ev.get("t", ev.get("start")), ev["type"]))
 
+        non_names = set()
+        for seg in segments:
+            non_names |= {it["text"] for it in seg["_chrome"].items}
+            non_names |= set(seg.get("screen_text", []))
+        public = {"avatar", "label_rect", "label_px", "label_pos", "mic", "speaking"}
         truth = {
             "video": out.name, "width": width, "height": height, "fps": fps,
-            "duration": duration, "grid": [rows, cols],
+            "duration": duration, "grid": [rows, cols] if tiles is None else
+            list(gallery_shape(n_people, *chrome_for("gallery").content[2:], gap)),
             "source": "videos" if videos else "astronaut",
+            "skin": theme.describe() if theme is not None else {"name": "classic"},
+            "layout": layout, "seed": seed,
+            "crf": int(crf if crf is not None else (20 if theme is None else theme.crf)),
             "people": [vars(p) for p in people],
             "events": events,
+            "non_names": sorted(non_names),
             "segments": [
                 {"start": s["start"], "end": s["end"], "layout": s["layout"],
                  **({"grid": s["grid"]} if "grid" in s else {}),
                  **({"screen_rect": s["screen_rect"], "screen_text": s["screen_text"]}
                     if "screen_rect" in s else {}),
                  "absent": [people[p].person_id for p in s["absent"]],
-                 "tiles": [{k: v for k, v in t.items() if not k.startswith("_")}
+                 "speaker": (people[s["speaker"]].person_id
+                             if s["speaker"] is not None else None),
+                 "chrome": s["_chrome"].items,
+                 "tiles": [{k: v for k, v in t.items()
+                            if not k.startswith("_") and (k in public or k in (
+                                "tile", "rect", "video_rect", "person", "name", "camera",
+                                "label"))}
                            for t in s["tiles"]]}
                 for s in segments],
         }
@@ -658,8 +885,9 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
         tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
         writer = imageio_ffmpeg.write_frames(str(tmp), (width, height), fps=fps,
                                              codec="libx264", quality=None, bitrate=None,
-                                             macro_block_size=8,
-                                             output_params=["-preset", "veryfast", "-crf", "20"])
+                                             macro_block_size=2,
+                                             output_params=["-preset", "veryfast", "-crf",
+                                                            str(truth["crf"])])
         writer.send(None)
         seg_i = 0
         off_tiles: dict[tuple, np.ndarray] = {}
@@ -670,8 +898,7 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
                 while seg_i + 1 < len(segments) and t >= segments[seg_i + 1]["start"]:
                     seg_i += 1
                 seg = segments[seg_i]
-                frame = np.empty((height, width, 3), np.uint8)
-                frame[:] = BACKGROUND
+                frame = seg["_chrome"].image.copy()
                 if seg["share"] is not None:
                     x, y, w, h = seg["screen_rect"]
                     if seg["share"] not in slides:
@@ -679,14 +906,29 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
                     frame[y:y + h, x:x + w] = slides[seg["share"]]
                 for tile in seg["tiles"]:
                     x, y, w, h = tile["rect"]
+                    if theme is not None:
+                        if tile["camera"] == "on":
+                            img = np.empty((h, w, 3), np.uint8)
+                            img[:] = theme.tile_bg
+                            src = sources[tile["_index"]].frame(t)
+                            if theme.fit == "cover":
+                                img[:] = _cover_crop(src, w, h)
+                            else:
+                                _paste_fit(img, src)
+                        else:
+                            img = tile["_off"]
+                        frame[y:y + h, x:x + w] = img
+                        for ov in tile["_ov"]:
+                            sk.apply_overlay(frame, ov)
+                        continue
+                    text = typed[tile["_index"]]
                     if tile["camera"] == "on":
                         img, _ = _render_tile(sources[tile["_index"]].frame(t), tile["rect"],
-                                              tile["name"], tile["_font"])
+                                              text, tile["_font"])
                     else:
-                        key = (tile["name"], w, h, tile["_font"])
+                        key = (text, w, h, tile["_font"])
                         if key not in off_tiles:
-                            off_tiles[key] = _render_camera_off(w, h, tile["name"],
-                                                                tile["_font"])
+                            off_tiles[key] = _render_camera_off(w, h, text, tile["_font"])
                         img = off_tiles[key]
                     frame[y:y + h, x:x + w] = img
                 writer.send(np.ascontiguousarray(frame))
@@ -701,6 +943,71 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
             s.close()
     write_json(truth_path(out), truth)
     return truth
+
+
+def _classic_visible(text: str, tile_w: int, font_px: int) -> str:
+    """The part of a classic label that shows: the classic look does not cut long names
+    with ``...``, the tile edge clips them."""
+    font = _classic_font(text, font_px)
+    room = tile_w - 2 * max(3, font_px // 4)
+    if font.getlength(text) <= room:
+        return text
+    k = len(text)
+    while k > 0 and font.getlength(text[:k]) > room:
+        k -= 1
+    return text[:k].rstrip()
+
+
+def _paste_fit(img: np.ndarray, src: np.ndarray) -> None:
+    """``src`` scaled to fit inside ``img``, centred (letter- or pillar-boxed)."""
+    import cv2
+
+    h, w = img.shape[:2]
+    ox, oy, nw, nh = _fit(src.shape[:2], w, h)
+    img[oy:oy + nh, ox:ox + nw] = cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA)
+
+
+def _skin_tile(tile: dict, theme, info, typed: str, muted: bool, speaking: bool) -> None:
+    """Render what an app skin draws on one tile; fill its truth keys and overlays.
+
+    The overlays (label box, icons, rounded corners, speaker border) are drawn once per
+    segment and blended over the live video each frame.
+    """
+    from lecturelens import skins as sk
+
+    x, y, w, h = tile["rect"]
+    ovs = []
+    if tile["camera"] == "on":
+        lab = sk.render_label(theme, typed, info.script, w, h, muted)
+        ovs.append(lab.overlay.moved(x, y))
+        printed, (lx, ly, lw, lh), px, pos = lab.printed, lab.rect, lab.text_px, "bottom-left"
+        badge = sk.mute_badge(theme, w) if muted else None
+        if badge is not None:
+            ovs.append(badge.moved(x, y))
+        avatar = None
+    else:
+        off = sk.render_camera_off(theme, info, typed, w, h, muted,
+                                   color_seed=_stable_hash(info.name))
+        tile["_off"] = off.image
+        printed, (lx, ly, lw, lh), px, pos = off.printed, off.rect, off.text_px, off.pos
+        avatar = off.avatar_text
+    for ov in sk.corner_overlays(theme, w, h):
+        ovs.append(ov.moved(x, y))
+    if speaking:
+        for ov in sk.border_overlays(theme, w, h):
+            ovs.append(ov.moved(x, y))
+    tile["_ov"] = ovs
+    tile.update({"label": printed, "label_rect": [x + lx, y + ly, lw, lh], "label_px": px,
+                 "label_pos": pos, "mic": "muted" if muted else "on", "speaking": speaking})
+    if avatar is not None:
+        tile["avatar"] = avatar
+
+
+def _stable_hash(text: str) -> int:
+    """A stable small hash of ``text`` (Python's ``hash`` changes from run to run)."""
+    import zlib
+
+    return zlib.crc32(text.encode("utf-8"))
 
 
 def truth_path(video: str | Path) -> Path:

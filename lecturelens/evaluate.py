@@ -211,3 +211,157 @@ def evaluate_people(report_dir: str | Path, truth: dict) -> dict:
         "exact_names": round(exact / len(present), 4) if present else 0.0,
         "people": people,
     }
+
+
+# ---------------------------------------------------------------- names as printed and read
+
+def close_key(text: str) -> str:
+    """A label compared loosely: case, spaces, accents, ``(...)`` parts, digits and ``...``
+    ignored (see :func:`lecturelens.skins.close_key`)."""
+    from lecturelens.skins import close_key as _key
+
+    return _key(text)
+
+
+def _clean(text: str) -> str:
+    """NFC with runs of white space as one space: what "exactly as printed" compares."""
+    import unicodedata
+
+    return " ".join(unicodedata.normalize("NFC", text or "").split())
+
+
+def printed_labels(truth: dict) -> dict[str, dict[str, float]]:
+    """Seconds each exact label text of each person was on screen.
+
+    A person's printed label can differ between tiles (cut with ``...`` in a small strip
+    tile, whole in a large one) and between camera on and off (Zoom prints the name large in
+    the centre). A truth without ``label`` keys (the classic composer before skins, or a
+    hand-made one) prints the ``name``.
+
+    Returns:
+        ``{person_id: {label: seconds}}`` for every person shown in any tile.
+    """
+    out: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for seg in truth["segments"]:
+        dt = float(seg["end"]) - float(seg["start"])
+        for tile in seg["tiles"]:
+            text = tile.get("label", tile.get("name", ""))
+            out[tile["person"]][_clean(text)] += dt
+    return {pid: dict(v) for pid, v in out.items()}
+
+
+def _read_students(report_dir: Path) -> dict[str, dict]:
+    with open(report_dir / "students.csv", newline="", encoding="utf-8") as fh:
+        return {r["student_id"]: r for r in csv.DictReader(fh)}
+
+
+def students_of_people(report_dir: str | Path, truth: dict) -> dict[str, str]:
+    """The student each true person's faces were given, by majority of their observations.
+
+    Only faces inside a camera-on tile's video area count. People never seen on camera are
+    left out (see :func:`evaluate_names` for how they are matched).
+
+    Returns:
+        ``{person_id: student_id}``; a face with no student id counts as ``""``.
+    """
+    from collections import Counter
+
+    faces_of: dict[str, Counter] = defaultdict(Counter)
+    for r in read_observations(Path(report_dir) / "observations.csv"):
+        tile = _tile_of([t for t in tile_at(truth, r["t"]) if t.get("video_rect")],
+                        r["cx"], r["cy"])
+        if tile is not None:
+            faces_of[tile["person"]][r.get("student_id") or ""] += 1
+    return {pid: c.most_common(1)[0][0] for pid, c in faces_of.items() if c}
+
+
+def evaluate_names(report_dir: str | Path, truth: dict) -> dict:
+    """How well the name labels were read, per true person and overall.
+
+    Each true person is represented by the student most of their faces were given (by
+    observation majority); a person never seen on camera by a student whose read name is
+    one of their printed labels (exactly, then loosely) or whose name is theirs. Then:
+
+    * **label exact**: the student's ``ocr_name`` (the name as read, before any roster
+      snapping; ``name`` in reports without that column) equals one of the person's printed
+      label texts (NFC, white space collapsed), e.g. ``20200759 Lee Min`` read whole;
+    * **label close**: equal by :func:`close_key` (case, spaces, accents, ``(...)``,
+      digits and ``...`` ignored): ``Lee Min`` or ``lee min (host)`` for the label above;
+    * **name exact**: the student's ``name`` is exactly the person's canonical name
+      (``truth["people"][i]["name"]``): decorations removed and nothing else changed.
+
+    Args:
+        report_dir: ``OUTDIR/<video>/`` with ``observations.csv`` and ``students.csv``.
+        truth: the composed gallery's truth dict.
+
+    Raises:
+        InputError: ``report_dir`` lacks ``students.csv`` or ``observations.csv``.
+
+    Returns:
+        ``label_exact``, ``label_close``, ``names_exact`` (shares of the true people, 0..1),
+        ``students_found``, ``students_true``, and ``people``: per person id its ``name``,
+        ``labels`` (printed texts, longest shown first), ``student_id``, ``ocr_name``,
+        ``student_name``, ``seen`` (on camera) and the three booleans.
+    """
+    report_dir = Path(report_dir)
+    for name in ("students.csv", "observations.csv"):
+        if not (report_dir / name).is_file():
+            raise InputError(f"{report_dir}: no {name}; expected a report folder written by "
+                             "`lecturelens analyze` (OUTDIR/<video name>/)")
+    students = _read_students(report_dir)
+    seen = students_of_people(report_dir, truth)
+    labels = printed_labels(truth)
+    canon = {p["person_id"]: _clean(p["name"]) for p in truth["people"]}
+
+    def read(s: dict) -> str:
+        return _clean(s["ocr_name"] if "ocr_name" in s else s.get("name", ""))
+
+    people = {}
+    for pid in sorted(labels):
+        texts = sorted(labels[pid], key=lambda k: -labels[pid][k])
+        sid = seen.get(pid)
+        if sid is None:  # never on camera: match by what was read
+            keys = {close_key(t) for t in texts}
+            sid = next((k for k, s in students.items() if read(s) in texts), None) or \
+                next((k for k, s in students.items()
+                      if _clean(s.get("name", "")) == canon.get(pid)), None) or \
+                next((k for k, s in students.items() if close_key(read(s)) in keys), "")
+        s = students.get(sid, {})
+        got, name = read(s), _clean(s.get("name", ""))
+        people[pid] = {
+            "name": canon.get(pid, ""), "labels": texts, "student_id": sid,
+            "ocr_name": got, "student_name": name, "seen": pid in seen,
+            "label_exact": bool(s) and got in texts,
+            "label_close": bool(s) and bool(got) and close_key(got) in {close_key(t)
+                                                                        for t in texts},
+            "name_exact": bool(s) and name == canon.get(pid),
+        }
+    n = len(people)
+
+    def share(key: str) -> float:
+        return round(sum(p[key] for p in people.values()) / n, 4) if n else 0.0
+
+    return {"label_exact": share("label_exact"), "label_close": share("label_close"),
+            "names_exact": share("name_exact"), "students_found": len(students),
+            "students_true": n, "ui_students": ui_text_students(students.values(), truth),
+            "people": people}
+
+
+def ui_text_students(students, truth: dict, min_ratio: float = 0.75) -> list[str]:
+    """Names of students that are really screen text: UI chrome or slide lines.
+
+    A student whose read name is loosely (:func:`close_key`, then a similarity ratio of at
+    least ``min_ratio``, for OCR slips such as ``Soeaker Vew``) one of the truth's
+    ``non_names`` was made from text that is never a participant's name.
+    """
+    import difflib
+
+    keys = [close_key(t) for t in truth.get("non_names", [])]
+    keys = [k for k in keys if len(k) >= 3]
+    out = []
+    for s in students:
+        got = close_key(s.get("ocr_name") or s.get("name", ""))
+        if len(got) >= 3 and any(
+                difflib.SequenceMatcher(None, got, k).ratio() >= min_ratio for k in keys):
+            out.append(s.get("name", ""))
+    return out

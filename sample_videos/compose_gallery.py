@@ -7,6 +7,12 @@ Examples:
     python sample_videos/compose_gallery.py --hard               # -> gallery_3x4_hard.mp4
     python sample_videos/compose_gallery.py --camera-off 2:0-10 --absent 5:20-35 \\
         --screen-share 40-50 --strip-tiles 4
+    python sample_videos/compose_gallery.py --skin zoom --tiles 16 --size 1280x720 --seed 3
+    python sample_videos/compose_gallery.py --skin random --scripts latin --layout speaker
+
+Skins: "classic" (the original look), "zoom", "teams", "meet" (randomised around the real
+apps' looks: label size, colours, UI chrome, what people type around their names, low
+bitrate) and "random" (one of the three, by seed).
 
 Person indices (P) count from 0 in the order of the truth file's "people". Faces come from
 ${LECTURELENS_DATA:-../shared/data}/videos; without that folder, from scikit-image's
@@ -25,6 +31,26 @@ from lecturelens.compose import compose_gallery, face_videos, truth_path
 _NUM = r"\s*(\d+(?:\.\d*)?|\.\d+)\s*"
 _SPAN = re.compile(rf"^{_NUM}-{_NUM}$")
 _PERSON_SPAN = re.compile(rf"^\s*(\d+)\s*:{_NUM}-{_NUM}$")
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+
+
+def _size(text: str) -> tuple[int, int]:
+    m = _SIZE.match(text)
+    if not m or int(m[1]) < 64 or int(m[2]) < 64:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT (at least 64x64), "
+                                         f"got {text!r}")
+    return int(m[1]), int(m[2])
+
+
+def _scripts(text: str) -> tuple[str, ...]:
+    from lecturelens.skins import SCRIPTS
+
+    items = tuple(x.strip() for x in text.split(",") if x.strip())
+    bad = [x for x in items if x not in SCRIPTS]
+    if not items or bad:
+        raise argparse.ArgumentTypeError(f"expected comma-separated scripts from "
+                                         f"{', '.join(SCRIPTS)}, got {text!r}")
+    return items
 
 
 def _span(text: str) -> tuple[float, float]:
@@ -53,6 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=25.0)
     p.add_argument("--width", type=int, default=1280)
     p.add_argument("--height", type=int, default=720)
+    p.add_argument("--size", type=_size, metavar="WxH", help="frame size, e.g. 640x360 "
+                   "(instead of --width/--height)")
+    p.add_argument("--skin", default="classic",
+                   choices=["classic", "zoom", "teams", "meet", "random"],
+                   help="look of the meeting app (default classic)")
+    p.add_argument("--layout", default="gallery", choices=["gallery", "speaker",
+                                                             "screen_share"],
+                   help="gallery, speaker view (big tile + filmstrip) or a screen share "
+                   "for the whole video")
+    p.add_argument("--tiles", type=int, metavar="N", help="participants (the app picks the "
+                   "grid; instead of --rows/--cols)")
+    p.add_argument("--scripts", type=_scripts, metavar="S[,S...]", help="scripts of the "
+                   "generated names: latin, korean, chinese, cyrillic, arabic (default: a "
+                   "mix for app skins, the built-in list for classic)")
     p.add_argument("--reshuffle", default="", help="comma-separated times (s) at which tiles "
                    "are reshuffled, e.g. 20,40")
     p.add_argument("--camera-off", type=_person_span, action="append", default=[],
@@ -81,25 +121,32 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--reshuffle: expected comma-separated seconds, got {args.reshuffle!r}")
     if args.rows < 1 or args.cols < 1 or args.duration <= 0:
         p.error("--rows, --cols and --duration must be positive")
+    if args.tiles is not None and args.tiles < 1:
+        p.error("--tiles must be positive")
+    width, height = args.size or (args.width, args.height)
     if args.strip_tiles < 0:
         p.error("--strip-tiles must not be negative")
-    n_people = args.rows * args.cols
+    n_people = args.tiles or args.rows * args.cols
     for opt, items in (("--camera-off", args.camera_off), ("--absent", args.absent)):
         for person, _, _ in items:
             if person >= n_people:
                 p.error(f"{opt}: person {person} out of range 0..{n_people - 1}")
     suffix = "_hard" if args.hard else ""
-    out = args.output or Path(__file__).parent / f"gallery_{args.rows}x{args.cols}{suffix}.mp4"
+    shape = f"{args.tiles}t" if args.tiles else f"{args.rows}x{args.cols}"
+    if args.skin != "classic":
+        suffix = f"_{args.skin}_s{args.seed}" + suffix
+    out = args.output or Path(__file__).parent / f"gallery_{shape}{suffix}.mp4"
     if not face_videos(args.data) and not args.quiet:
         print("no face videos found; using scikit-image's astronaut photo", file=sys.stderr)
     try:
         compose_gallery(out, rows=args.rows, cols=args.cols, duration=args.duration,
-                        fps=args.fps, width=args.width, height=args.height,
+                        fps=args.fps, width=width, height=height,
                         reshuffle=reshuffle, seed=args.seed, data_root=args.data,
                         progress=not args.quiet, camera_off=args.camera_off,
                         absent=args.absent, screen_share=args.screen_share,
                         strip_tiles=args.strip_tiles, scenario="hard" if args.hard else None,
-                        shuffle_start=args.shuffle_start)
+                        shuffle_start=args.shuffle_start, skin=args.skin,
+                        layout=args.layout, scripts=args.scripts, tiles=args.tiles)
     except ValueError as exc:  # a schedule that cannot be composed, e.g. everyone absent
         p.error(str(exc))
     if not args.quiet:

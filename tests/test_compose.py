@@ -1,4 +1,5 @@
 import importlib.util
+import re
 import json
 from pathlib import Path
 
@@ -308,3 +309,274 @@ def test_load_truth_rejects_json_that_is_not_a_truth(tmp_path, content):
     p.write_text("not json")
     with pytest.raises(ValueError):
         load_truth(p)
+
+
+# --- app skins (zoom, teams, meet): look, labels, chrome, names -------------------------------
+
+from lecturelens import skins as sk  # noqa: E402
+from lecturelens.compose import resolve_skin  # noqa: E402
+
+_ID = re.compile(r"\d{8}")
+
+
+def _skin_seed(name: str, want, width=640, height=360) -> int:
+    """The first seed whose randomised ``name`` skin satisfies ``want(skin)``."""
+    return next(s for s in range(200) if want(sk.make_skin(name, s, width, height)))
+
+
+def test_random_names_are_combinatorial_and_follow_the_scripts():
+    names = sk.random_names(150, 1)
+    assert len({n.name for n in names}) == 150
+    assert len({sk.close_key(n.name) for n in names}) == 150  # not even loosely equal
+    assert {n.script for n in names} == set(sk.available_scripts())
+    assert len({n.culture for n in names if n.script == "latin"}) >= 8
+    assert any(not n.name.isascii() for n in names if n.script == "latin")
+    latin = sk.random_names(40, 2, scripts=("latin",))
+    assert {n.script for n in latin} == {"latin"}
+    assert sk.random_names(10, 5) == sk.random_names(10, 5)
+    assert sk.random_names(10, 5) != sk.random_names(10, 6)
+    with pytest.raises(ValueError, match="unknown script"):
+        sk.random_names(3, 0, scripts=("klingon",))
+
+
+def test_script_without_an_installed_font_is_skipped(monkeypatch):
+    monkeypatch.setitem(sk._SCRIPT_FONTS, "korean", [("NoSuchFont.ttf", None)])
+    sk.script_fonts.cache_clear()
+    try:
+        names = sk.random_names(30, 0, scripts=("latin", "korean"),
+                                weights={"latin": 0.5, "korean": 0.5})
+        assert {n.script for n in names} == {"latin"}
+        with pytest.raises(ValueError, match="no installed font"):
+            sk.random_names(3, 0, scripts=("korean",))
+    finally:
+        sk.script_fonts.cache_clear()
+
+
+def test_decorated_labels_carry_what_people_type():
+    rng = __import__("random").Random(0)
+    labels = [sk.decorate_label("Lee Min", rng) for _ in range(400)]
+    assert 0.35 < labels.count("Lee Min") / len(labels) < 0.65
+    assert all("Lee Min" in lab for lab in labels)
+    assert any(_ID.fullmatch(lab.split()[0]) for lab in labels)  # "20200759 Lee Min"
+    assert any(re.fullmatch(r"Lee Min\(\d{8}\)", lab) for lab in labels)  # "Lee Min(2020...)"
+    for part in ("(Beginner) ", "(Host)", "(she/her)", "_"):
+        assert any(part in lab for lab in labels), part
+    assert not any("(Host)" in sk.decorate_label("A B", rng, allow_host=False)
+                   for _ in range(200))
+
+
+def test_lookalike_distractors_are_close_but_never_a_real_name():
+    real = sk.random_names(12, 3)
+    names = [n.name for n in real]
+    fakes = sk.lookalike_names(names, 8, seed=1, infos=real)
+    assert len(fakes) == 8 and len(set(fakes)) == 8
+    keys = {sk.close_key(n) for n in names}
+    assert not any(sk.close_key(f) in keys for f in fakes)
+
+    def one_edit(a, b):
+        return len(a) == len(b) and sum(x != y for x, y in zip(a, b)) == 1
+
+    lat = sk.random_names(12, 4, scripts=("latin",))
+    lat_names = [n.name for n in lat]
+    many = sk.lookalike_names(lat_names, 20, seed=2, infos=lat)
+    assert any(one_edit(f, n) for f in many for n in lat_names)
+    assert any(f.split()[-1] == n.split()[-1] and f != n for f in many for n in lat_names
+               if " " in f)
+    assert sk.lookalike_names(["Ana García"], 3, seed=0) == \
+        sk.lookalike_names(["Ana García"], 3, seed=0)
+
+
+def test_skins_are_randomised_around_the_real_values():
+    zooms = [sk.make_skin("zoom", s, 1280, 720) for s in range(40)]
+    assert all(40 <= z.box_color[0] <= 55 and 220 <= z.text_color[0] <= 250
+               and 2 <= z.gap <= 6 and 2 <= z.border_px <= 3 and 28 <= z.crf <= 35
+               and 8 <= z.label_px <= 20 for z in zooms)
+    assert len({z.label_px for z in zooms}) >= 4 and len({z.gap for z in zooms}) >= 3
+    assert {z.chrome for z in zooms} == {True, False}
+    small = [sk.make_skin("zoom", s, 640, 360).label_px for s in range(30)]
+    assert max(small) <= 11 and min(small) >= 8
+    assert {resolve_skin("random", s) for s in range(20)} == set(sk.SKINS)
+    with pytest.raises(ValueError, match="unknown skin"):
+        resolve_skin("webex", 0)
+
+
+def test_truth_labels_show_mic_id_and_truncation_variety(tmp_path):
+    labels, mics, cut = set(), set(), 0
+    for seed in range(3):
+        truth = compose_gallery(tmp_path / f"v{seed}.mp4", duration=0.4, fps=5, width=640,
+                                height=360, tiles=25, skin="zoom", seed=seed,
+                                data_root=NO_DATA)
+        people = {p["person_id"]: p for p in truth["people"]}
+        for tile in truth["segments"][0]["tiles"]:
+            typed = people[tile["person"]]["label"]
+            assert tile["name"] == people[tile["person"]]["name"]
+            if tile["label"].endswith("..."):
+                cut += 1
+                assert typed.startswith(tile["label"][:-3].rstrip())
+            else:
+                assert tile["label"] == typed
+            labels.add(typed)
+            mics.add(tile["mic"])
+    assert cut >= 3  # long labels are cut to 25 small tiles
+    assert mics == {"muted", "on"}
+    assert any(_ID.search(lab) for lab in labels)
+    assert any(lab == people[p]["name"] for lab in labels for p in people)
+    assert any(not lab.isascii() for lab in labels)
+
+
+def test_zoom_label_box_lies_where_the_truth_says(tmp_path):
+    seed = _skin_seed("zoom", lambda z: z.label_px >= 10 and not z.chrome)
+    out = tmp_path / "z.mp4"
+    truth = compose_gallery(out, duration=0.4, fps=5, width=640, height=360, tiles=4,
+                            skin="zoom", seed=seed, data_root=NO_DATA,
+                            scripts=("latin",), camera_off=[(3, 0.0, 0.4)])
+    frame = _frames(out)[0].astype(int)
+    assert truth["skin"]["name"] == "zoom" and truth["segments"][0]["chrome"] == []
+    px = truth["skin"]["label_px"]
+    for tile in truth["segments"][0]["tiles"]:
+        x, y, w, h = tile["rect"]
+        lx, ly, lw, lh = tile["label_rect"]
+        if tile["camera"] == "off":
+            assert tile["label_pos"] == "centre" and tile["label_px"] == 2 * px
+            assert abs((lx + lw / 2) - (x + w / 2)) < 3 and abs((ly + lh / 2) - (y + h / 2)) < 6
+            assert (np.abs(_crop(frame, tile["rect"], 0.05)[: h // 4] - 32).max(axis=2)
+                    < 15).mean() > 0.9  # dark (30-35) video-off tile
+            continue
+        assert tile["label_pos"] == "bottom-left" and tile["label_px"] == px
+        assert (lx, ly + lh) == (x, y + h)  # flush with the tile's bottom-left corner
+        assert lh < 2 * px and lw < w
+        box = frame[ly:ly + lh, lx:lx + lw]
+        text = box.min(axis=2) > 170
+        assert text.sum() > 10  # white letters
+        assert np.median(box.max(axis=2)[~text]) < 110  # on a dark grey box
+        # the box's left padding (inside a speaker border): dark grey, no text
+        assert np.median(box[:-3, 3:5]) < 110
+
+
+def test_label_size_does_not_scale_with_the_tile(tmp_path):
+    kw = dict(duration=0.4, fps=5, width=960, height=540, skin="zoom", seed=4,
+              data_root=NO_DATA)
+    few = compose_gallery(tmp_path / "a.mp4", tiles=4, **kw)
+    many = compose_gallery(tmp_path / "b.mp4", tiles=20, **kw)
+    sizes = {t["label_px"] for t in few["segments"][0]["tiles"] + many["segments"][0]["tiles"]
+             if t["camera"] == "on"}
+    assert len(sizes) == 1
+    big, small = few["segments"][0]["tiles"][0], many["segments"][0]["tiles"][0]
+    assert big["rect"][2] > 2 * small["rect"][2]
+
+
+def test_zoom_chrome_text_is_recorded_as_non_names(tmp_path):
+    seed = _skin_seed("zoom", lambda z: z.chrome)
+    out = tmp_path / "c.mp4"
+    truth = compose_gallery(out, duration=0.4, fps=5, width=640, height=360, tiles=6,
+                            skin="zoom", seed=seed, data_root=NO_DATA)
+    seg = truth["segments"][0]
+    texts = {c["text"] for c in seg["chrome"]}
+    assert {"Leave", "Participants", "Chat", "Security", "Reactions"} <= texts
+    assert texts & {"Zoom Meeting", "Zoom Workplace"} and texts & {"Speaker View"}
+    assert texts <= set(truth["non_names"])
+    names = {p["name"] for p in truth["people"]} | {p["label"] for p in truth["people"]}
+    assert not names & set(truth["non_names"])
+    frame = _frames(out)[0]
+    for item in seg["chrome"]:
+        x, y, w, h = item["rect"]
+        assert _no_overlap([item["rect"]] + [t["rect"] for t in seg["tiles"]])
+        if item["text"] in ("Leave", "Participants"):
+            assert (frame[y:y + h, x:x + w].min(axis=2) > 150).sum() > 3  # drawn there
+
+
+def test_teams_and_meet_camera_off_tiles(tmp_path):
+    for skin, pos in (("teams", "centre"), ("meet", "bottom-left")):
+        out = tmp_path / f"{skin}.mp4"
+        truth = compose_gallery(out, duration=0.4, fps=5, width=640, height=360, tiles=4,
+                                skin=skin, seed=2, data_root=NO_DATA, scripts=("latin",),
+                                camera_off=[(0, 0.0, 0.4)])
+        off = next(t for t in truth["segments"][0]["tiles"] if t["camera"] == "off")
+        person = next(p for p in truth["people"] if p["person_id"] == off["person"])
+        assert off["label_pos"] == pos
+        assert off["label"] == person["label"] or (
+            off["label"].endswith("...")
+            and person["label"].startswith(off["label"][:-3].rstrip()))
+        assert off["avatar"][0] == person["name"][0].upper()
+        assert len(off["avatar"]) == (2 if skin == "teams" else 1)
+        x, y, w, h = off["rect"]
+        centre = _frames(out)[0][y + h // 2 - 5 - (h // 15 if skin == "teams" else 0):
+                                 y + h // 2 + 5, x + w // 2 - 25:x + w // 2 - 15]
+        assert (centre.astype(int).max(axis=2) - centre.astype(int).min(axis=2)).mean() > 40
+        # a coloured avatar circle, not the grey tile
+
+
+def test_speaker_view_puts_the_active_speaker_large(tmp_path):
+    truth = compose_gallery(tmp_path / "s.mp4", duration=12.0, fps=2, width=640,
+                            height=360, tiles=8, skin="zoom", seed=1, layout="speaker",
+                            strip_tiles=4, data_root=NO_DATA)
+    assert truth["layout"] == "speaker"
+    speakers = [e["person"] for e in truth["events"] if e["type"] == "speaker"]
+    assert len(speakers) >= 2 and len(set(speakers)) >= 2  # moves now and then
+    for seg in truth["segments"]:
+        assert seg["layout"] == "speaker"
+        big, *strip = seg["tiles"]
+        assert big["person"] == seg["speaker"] and big["speaking"]
+        assert len(strip) == 4 and all(big["rect"][2] > 3 * t["rect"][2] for t in strip)
+        assert {t["label_px"] for t in seg["tiles"]} == {truth["skin"]["label_px"]}
+
+
+def test_gallery_speaker_border_and_screen_share_layout(tmp_path):
+    out = tmp_path / "b.mp4"
+    truth = compose_gallery(out, duration=0.4, fps=5, width=640, height=360, tiles=4,
+                            skin="zoom", seed=3, data_root=NO_DATA)
+    seg = truth["segments"][0]
+    tile = next(t for t in seg["tiles"] if t["speaking"])
+    assert tile["person"] == seg["speaker"]
+    x, y, w, h = tile["rect"]
+    edge = _frames(out)[0][y + h // 3:y + 2 * h // 3, x].astype(int)
+    assert (edge[:, 1] > edge[:, 2] + 60).mean() > 0.8  # yellow-green, not blue
+    share = compose_gallery(tmp_path / "sh.mp4", duration=0.4, fps=5, width=640,
+                            height=360, tiles=6, skin="teams", seed=3, data_root=NO_DATA,
+                            layout="screen_share", strip_tiles=3)
+    assert [s["layout"] for s in share["segments"]] == ["screen_share"]
+    assert len(share["segments"][0]["tiles"]) == 3
+    assert set(share["segments"][0]["screen_text"]) <= set(share["non_names"])
+
+
+def test_app_skin_validation(tmp_path):
+    kw = dict(duration=0.4, fps=5, width=320, height=180, data_root=NO_DATA)
+    with pytest.raises(ValueError, match="unknown skin"):
+        compose_gallery(tmp_path / "a.mp4", skin="webex", **kw)
+    with pytest.raises(ValueError, match="unknown layout"):
+        compose_gallery(tmp_path / "a.mp4", skin="zoom", layout="grid", **kw)
+    with pytest.raises(ValueError, match="unknown script"):
+        compose_gallery(tmp_path / "a.mp4", skin="zoom", scripts=("elvish",), **kw)
+    with pytest.raises(ValueError, match="even sizes"):
+        compose_gallery(tmp_path / "a.mp4", skin="meet", **{**kw, "width": 321})
+    assert not list(tmp_path.iterdir())
+
+
+def test_app_skins_with_real_faces(tmp_path, shared_videos):
+    truth = compose_gallery(tmp_path / "r.mp4", duration=0.4, fps=5, width=960, height=540,
+                            tiles=14, skin="meet", seed=0)
+    assert truth["source"] == "videos" and len(truth["people"]) == 14
+    assert sum(p["mirrored"] for p in truth["people"]) == 2
+    assert 28 <= truth["crf"] <= 35
+    for tile in truth["segments"][0]["tiles"]:
+        if truth["skin"]["fit"] == "cover":
+            assert tile["video_rect"] == tile["rect"]
+        x, y, w, h = tile["label_rect"]
+        assert tile["rect"][0] <= x and y + h <= tile["rect"][1] + tile["rect"][3]
+
+
+def test_cli_skin_options(tmp_path):
+    cli = _cli()
+    out = tmp_path / "k.mp4"
+    assert cli.main(["-o", str(out), "--skin", "teams", "--size", "320x180", "--tiles", "5",
+                     "--scripts", "latin,cyrillic", "--layout", "speaker", "--seed", "7",
+                     "--duration", "0.4", "--fps", "5", "--data", str(NO_DATA), "-q"]) == 0
+    truth = load_truth(out)
+    assert truth["skin"]["name"] == "teams" and truth["layout"] == "speaker"
+    assert (truth["width"], truth["height"], truth["seed"]) == (320, 180, 7)
+    assert len(truth["people"]) == 5
+    assert {p["script"] for p in truth["people"]} <= {"latin", "cyrillic"}
+    assert probe(out).width == 320
+    for bad in (["--size", "320"], ["--scripts", "latin,elvish"], ["--skin", "webex"]):
+        with pytest.raises(SystemExit):
+            cli.main(["-o", str(tmp_path / "bad.mp4"), *bad])

@@ -166,3 +166,174 @@ def test_evaluate_people_needs_a_report_folder(tmp_path, people_truth, people_re
         evaluate_people(people_report, people_truth)
     with pytest.raises(InputError, match=r"no students\.csv"):
         evaluate_people(tmp_path / "nowhere", people_truth)
+
+
+# ---------------------------------------------------------------- names as printed and read
+
+from lecturelens.evaluate import (  # noqa: E402
+    close_key, evaluate_names, printed_labels, students_of_people, ui_text_students,
+)
+
+# Ana: a student ID before her name, cut in a small tile for half the time; Ben: (Host)
+# after his; Léa: camera off all along (a label but no face).
+NAMES_TRUTH = {
+    "duration": 10.0,
+    "people": [{"person_id": "ana", "name": "Ana García", "label": "20200759 Ana García"},
+               {"person_id": "ben", "name": "Ben Okafor", "label": "Ben Okafor (Host)"},
+               {"person_id": "lea", "name": "Léa Dubois", "label": "Léa Dubois"}],
+    "segments": [
+        {"start": 0.0, "end": 6.0, "layout": "gallery", "absent": [], "tiles": [
+            {"tile": 0, "rect": [0, 0, 100, 100], "video_rect": [0, 0, 100, 100],
+             "person": "ana", "name": "Ana García", "label": "20200759 Ana García",
+             "camera": "on"},
+            {"tile": 1, "rect": [110, 0, 100, 100], "video_rect": [110, 0, 100, 100],
+             "person": "ben", "name": "Ben Okafor", "label": "Ben Okafor (Host)",
+             "camera": "on"},
+            {"tile": 2, "rect": [220, 0, 100, 100], "video_rect": None,
+             "person": "lea", "name": "Léa Dubois", "label": "Léa Dubois", "camera": "off"}]},
+        {"start": 6.0, "end": 10.0, "layout": "gallery", "absent": [], "tiles": [
+            {"tile": 0, "rect": [0, 0, 100, 100], "video_rect": [0, 0, 100, 100],
+             "person": "ana", "name": "Ana García", "label": "20200759 Ana G...",
+             "camera": "on"},
+            {"tile": 1, "rect": [110, 0, 100, 100], "video_rect": [110, 0, 100, 100],
+             "person": "ben", "name": "Ben Okafor", "label": "Ben Okafor (Host)",
+             "camera": "on"},
+            {"tile": 2, "rect": [220, 0, 100, 100], "video_rect": None,
+             "person": "lea", "name": "Léa Dubois", "label": "Léa Dubois",
+             "camera": "off"}]}],
+}
+
+
+def _names_report(dest: Path, faces: list[tuple], students: list[tuple]) -> Path:
+    """observations.csv (``(t, track, student_id, tile x)``: a 40 px face mid-tile) and
+    students.csv (``(student_id, name, ocr_name)``)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with open(dest / "observations.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["t", "frame", "track_id", "student_id", "x1", "y1", "x2", "y2"])
+        for t, tid, sid, x in faces:
+            w.writerow([f"{t:.3f}", int(t), tid, sid, x + 30, 30, x + 70, 70])
+    with open(dest / "students.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["student_id", "name", "name_confidence", "ocr_name", "on_roster"])
+        for sid, name, ocr in students:
+            w.writerow([sid, name, "0.9", ocr, ""])
+    return dest
+
+
+@pytest.mark.parametrize("a, b", [
+    ("20200759 Lee Min", "Lee Min"), ("Kim(20200756)", "kim"), ("Ana García", "ana garcia"),
+    ("Ben Okafor (Host)", "BenOkafor"), ("Nguyễn Thị Ph...", "Nguyen Thi Ph"),
+    ("(Beginner) Søren Lund", "Soren Lund"), ("Lee_20200759", "lee"),
+])
+def test_close_key_ignores_decorations(a, b):
+    assert close_key(a) == close_key(b)
+
+
+@pytest.mark.parametrize("a, b", [("Lee Min", "Lee Min-jun"), ("Ana García", "Ana Garcfa"),
+                                  ("김민준", "김민주"), ("Иван Петров", "Иван Петрова")])
+def test_close_key_keeps_letters(a, b):
+    assert close_key(a) != close_key(b)
+
+
+def test_printed_labels_seconds_per_text():
+    assert printed_labels(NAMES_TRUTH) == {
+        "ana": {"20200759 Ana García": 6.0, "20200759 Ana G...": 4.0},
+        "ben": {"Ben Okafor (Host)": 10.0}, "lea": {"Léa Dubois": 10.0}}
+    old = {"segments": [{"start": 0.0, "end": 2.0, "tiles": [
+        {"person": "x", "name": "Xu  Ming"}]}]}  # no label keys: the name is printed
+    assert printed_labels(old) == {"x": {"Xu Ming": 2.0}}
+
+
+def test_evaluate_names_exact_close_and_camera_off(tmp_path):
+    faces = [(float(t), 1, "S01" if t != 3 else "S09", 0) for t in range(10)]  # majority S01
+    faces += [(float(t), 2, "S02", 110) for t in range(10)]
+    report = _names_report(tmp_path / "r", faces, [
+        ("S01", "Ana García", "20200759 Ana G..."),   # read as printed (the cut version)
+        ("S02", "Ben Okafor", "Ben 0kafor"),           # misread (0 for O), then snapped
+        ("S03", "Lea Dubois", "Lea Dubois"),           # camera off: close, name not exact
+        ("S09", "Unknown 1", ""),
+        ("S10", "Speaker View", "Speaker View")])      # UI text read as a student
+    assert students_of_people(report, NAMES_TRUTH) == {"ana": "S01", "ben": "S02"}
+    ev = evaluate_names(report, NAMES_TRUTH)
+    ana, ben, lea = ev["people"]["ana"], ev["people"]["ben"], ev["people"]["lea"]
+    assert ana["labels"] == ["20200759 Ana García", "20200759 Ana G..."]
+    assert (ana["label_exact"], ana["label_close"], ana["name_exact"]) == (True, True, True)
+    assert (ben["label_exact"], ben["label_close"], ben["name_exact"]) == (False, False, True)
+    assert ben["ocr_name"] == "Ben 0kafor" and ben["seen"]
+    assert lea["student_id"] == "S03" and not lea["seen"]
+    assert (lea["label_exact"], lea["label_close"], lea["name_exact"]) == (False, True, False)
+    assert ev["label_exact"] == pytest.approx(1 / 3, abs=1e-4)
+    assert ev["label_close"] == pytest.approx(2 / 3, abs=1e-4)
+    assert ev["names_exact"] == pytest.approx(2 / 3, abs=1e-4)
+    assert (ev["students_found"], ev["students_true"]) == (5, 3)
+    assert ev["ui_students"] == []  # the truth lists no screen text
+    ev = evaluate_names(report, {**NAMES_TRUTH, "non_names": ["Speaker View", "Leave", "12"]})
+    assert ev["ui_students"] == ["Speaker View"]
+    assert ui_text_students([{"name": "Soeaker Vew"}, {"name": "Ana"}, {"name": "Lena Weber"}],
+                            {"non_names": ["Speaker View", "Leave"]}) == ["Soeaker Vew"]
+
+
+def test_evaluate_names_decorations_removed_and_nothing_found(tmp_path):
+    faces = [(float(t), 1, "S01", 0) for t in range(10)]
+    faces += [(float(t), 2, "S02", 110) for t in range(10)]
+    report = _names_report(tmp_path / "r", faces, [
+        ("S01", "Ana García", "Ana García"),  # ID dropped by the reader: close, name exact
+        ("S02", "Ben Okafor", "Ben Okafor (Host)")])
+    ev = evaluate_names(report, NAMES_TRUTH)
+    assert ev["people"]["ana"]["label_close"] and not ev["people"]["ana"]["label_exact"]
+    assert ev["people"]["ben"]["label_exact"] and ev["people"]["ben"]["name_exact"]
+    assert ev["people"]["lea"] == {
+        "name": "Léa Dubois", "labels": ["Léa Dubois"], "student_id": "", "ocr_name": "",
+        "student_name": "", "seen": False, "label_exact": False, "label_close": False,
+        "name_exact": False}
+    assert ev["names_exact"] == pytest.approx(2 / 3, abs=1e-4)
+    # students.csv without ocr_name (older reports): the name is what was read
+    (report / "students.csv").write_text("student_id,name\nS01,Ana García\nS02,Ben\n",
+                                         encoding="utf-8")
+    ev = evaluate_names(report, NAMES_TRUTH)
+    assert ev["people"]["ana"]["ocr_name"] == "Ana García"
+    assert not ev["people"]["ben"]["label_close"]
+    (report / "observations.csv").unlink()
+    from lecturelens.errors import InputError
+
+    with pytest.raises(InputError, match="no observations.csv"):
+        evaluate_names(report, NAMES_TRUTH)
+
+
+def _names_eval_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "names_eval.py"
+    spec = importlib.util.spec_from_file_location("names_eval", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_names_eval_table_and_specs():
+    mod = _names_eval_module()
+    row = {"seed": 0, "skin": "zoom", "width": 640, "height": 360, "tiles": 6, "faces": 1.0,
+           "label_exact": 0.5, "label_close": 0.75, "ari": 0.9, "students_found": 8,
+           "students_true": 6, "names_exact": 0.5, "names_exact_roster": 1.0,
+           "ocr_share": 0.25, "x_real_time": 2.0}
+    table = mod.format_table([row, {**row, "seed": 1, "ari": 0.7, "names_exact": 0.25},
+                              {"seed": 2, "skin": "meet", "width": 640, "height": 360,
+                               "tiles": 5, "error": "RuntimeError: boom"}]).splitlines()
+    assert table[0].split()[:4] == ["seed", "skin", "size", "tiles"]
+    assert table[1].split() == ["0", "zoom", "640x360", "6", "100.0", "50.0", "75.0",
+                                "0.900", "8/6", "50.0", "100.0", "25.0", "2.0"]
+    assert "ERROR: RuntimeError: boom" in table[3]
+    mean = table[4].split()
+    assert mean[:4] == ["mean", "n=2", "-", "6"] and mean[7] == "0.800"
+    assert mean[8:10] == ["8.0/6.0", "37.5"]
+    args = mod.argparse.Namespace(seeds=[0, 1], skins=["zoom", "classic"], tiles=[4, 25],
+                                  sizes=[(640, 360), (1280, 720)], duration=20.0, fps=10.0,
+                                  layout="gallery", scenario="hard", scripts=None)
+    specs = mod.gallery_specs(args)
+    assert [(s["seed"], s["skin"]) for s in specs] == [(0, "zoom"), (0, "classic"),
+                                                       (1, "zoom"), (1, "classic")]
+    # the skins of one seed show the same people at the same size
+    assert specs[0]["tiles"] == specs[1]["tiles"] and specs[0]["width"] == specs[1]["width"]
+    assert all(4 <= s["tiles"] <= 25 for s in specs)
+    assert mod._int_range("0-2,5") == [0, 1, 2, 5]
