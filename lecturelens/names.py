@@ -292,14 +292,14 @@ class NameReader:
         self.read_heights = READ_HEIGHTS
 
     def _other_scripts(self, rgb, padded, main_conf, blank, voted) -> None:
-        """Read again, with every installed non-Latin language, the labels whose reading
-        is in doubt; take a reading in another script when it is clearly better (or at
-        least as good, where PP-OCR, which reads Latin and Han, saw no text at all)."""
-        # Doubt includes a label both engines agree on when Tesseract was unsure: a
-        # Cyrillic name reads as Latin look-alikes in both (Олег Петров -> Oner Netpob).
-        doubt = [k for k, (text, conf, src) in enumerate(voted)
-                 if src != "both" or conf < 0.8 or main_conf[k] < 0.9
-                 or sum(ch.isalpha() for ch in text) < 2]
+        """Read again, with each installed non-Latin language, the labels where PP-OCR saw
+        no text; take a reading in another script when it is at least as confident as the
+        main languages' reading."""
+        # Only labels where PP-OCR, which reads Latin and Han, saw no text: Hangul, Arabic.
+        # A Cyrillic name reads as Latin look-alikes in both engines (Олег Петров -> Oner
+        # Netpob), but trying Cyrillic on every unsure Latin label turned Hiro Tanaka into
+        # Нио ТапаКа: Cyrillic needs a roster with Cyrillic names or --ocr-lang rus+Latin.
+        doubt = [k for k in range(len(voted)) if blank[k]]
         if not doubt:
             return
         best: dict[int, tuple[str, float]] = {}
@@ -307,8 +307,7 @@ class NameReader:
             for k, (t, c) in zip(doubt, page.read(rgb, [padded[k] for k in doubt])):
                 t = normalise_name(t)
                 letters = sum(ch.isalpha() for ch in t)
-                main = main_conf[k] + (0.0 if blank[k] else 0.1)
-                if (_other_script(t) and letters >= 2 and c >= 0.6 and c >= main
+                if (_other_script(t) and letters >= 2 and c >= 0.6 and c >= main_conf[k]
                         and c > best.get(k, ("", 0.0))[1]):
                     best[k] = (t, c)
         for k, (t, c) in best.items():
@@ -503,7 +502,8 @@ class NameStage:
       times until its layout changes;
     * whatever the reason, no round starts while OCR has used more than ``budget`` of the
       wall time since the stage started (the first round always runs; rounds for new
-      tracks may use 1.25 times the budget).
+      tracks may use 1.25 times the budget);
+    * a box whose letters have not changed since it was read keeps its reading, unread.
 
     Args:
         reader: the OCR engines (:class:`NameReader`).
@@ -515,7 +515,7 @@ class NameStage:
     """
 
     def __init__(self, reader, interval: float = 120.0, min_reads: int = 3,
-                 min_spacing: float = 2.0, max_attempts: int = 6, budget: float = 0.07):
+                 min_spacing: float = 2.0, max_attempts: int = 6, budget: float = 0.08):
         self.reader = reader
         self.interval = interval
         self.min_reads = min_reads
@@ -533,6 +533,8 @@ class NameStage:
         self._labels: list[Label] | None = None
         self._masks: list[np.ndarray] = []
         self._ui: set[tuple[int, int, int, int]] = set()
+        self._cache: dict[tuple[int, int, int, int], tuple[np.ndarray, str, float]] = {}
+        self.cache_hits = 0
         self._last_round: float | None = None
         self._last_find: float | None = None
         self._started = time.perf_counter()
@@ -551,6 +553,21 @@ class NameStage:
         return ((self.votes[tid].n if tid in self.votes else 0) < self.min_reads
                 and self._attempts.get(tid, 0) < self.max_attempts
                 and self._next_try.get(tid, 0.0) <= t)
+
+    def _read_cached(self, rgb: np.ndarray, labels: list[Label]) -> None:
+        """Read ``labels``; a box whose letters have not changed since it was last read
+        keeps that reading (OCR is deterministic: the same pixels read the same)."""
+        todo = []
+        for lb in labels:
+            hit = self._cache.get(lb.box)
+            if hit is not None and _text_mask_change(rgb, lb.box, hit[0]) < 0.15:
+                lb.text, lb.conf = hit[1], hit[2]
+                self.cache_hits += 1
+            else:
+                todo.append(lb)
+        self.reader.read(rgb, todo)
+        for lb in todo:
+            self._cache[lb.box] = (_text_mask(rgb, lb.box), lb.text, lb.conf)
 
     def _candidates(self, faces: Sequence[Face]) -> list[Label]:
         """Fresh copies of the known boxes that may be names: not over a face (a bright
@@ -630,7 +647,7 @@ class NameStage:
                          if self._wants(t, track_ids[fi])}
             want = {id(lb) for fi, lb in by_box.items() if track_ids[fi] in attempted}
             labels = [lb for lb in labels if id(lb) in want]
-        self.reader.read(rgb, labels)
+        self._read_cached(rgb, labels)
         self._ui |= {lb.box for lb in labels if is_ui_text(lb.text)}
         labels = [lb for lb in labels if plausible_name(lb.text, lb.conf)]
         by_face, orphans = attach_labels(labels, faces)
@@ -661,6 +678,7 @@ class NameStage:
         return {"seconds": round(self.seconds, 3), "rounds": self.rounds,
                 "find_passes": self.finds, "tesseract_calls": self.reader.calls,
                 "skipped_for_budget": self.skipped_for_budget,
+                "labels_reused_unchanged": self.cache_hits,
                 "tracks_unread": sum(1 for tid, k in self._attempts.items()
                                      if k and tid not in self.votes),
                 "max_attempts_per_track": max(self._attempts.values(), default=0)}
