@@ -502,7 +502,7 @@ class NameStage:
       times until its layout changes;
     * whatever the reason, no round starts while OCR has used more than ``budget`` of the
       wall time since the stage started (the first round always runs; rounds for new
-      tracks may use 1.25 times the budget);
+      tracks may use 1.1 times the budget);
     * a box whose letters have not changed since it was read keeps its reading, unread.
 
     Args:
@@ -623,7 +623,7 @@ class NameStage:
             find = any(self._wants(t, tid) and fi not in by_box
                        for fi, tid in enumerate(track_ids))
         essential = first or new_track
-        if self._over_budget(1.25 if essential else 1.0):
+        if self._over_budget(1.1 if essential else 1.0):
             self.skipped_for_budget += 1
             return False
         if find:
