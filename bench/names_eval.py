@@ -114,6 +114,13 @@ def compose(spec: dict, args) -> tuple[Path, dict]:
     if video.is_file() and truth_path(video).is_file() and not args.recompose:
         return video, load_truth(video)
     print(f"[{spec['stem']}] composing", file=sys.stderr, flush=True)
+    from lecturelens.compose import data_dir, face_videos
+
+    if not face_videos():
+        # The astronaut fallback gives every participant one face: identity and the
+        # tracker's appearance gate cannot tell anyone apart, and the table measures that.
+        sys.exit(f"no face videos in {data_dir() / 'videos'}: set LECTURELENS_DATA to the "
+                 "shared data folder")
     truth = compose_gallery(
         video, duration=args.duration, fps=args.fps, width=spec["width"],
         height=spec["height"], seed=spec["seed"], skin=spec["skin"], tiles=spec["tiles"],

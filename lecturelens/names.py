@@ -39,7 +39,8 @@ class Label:
 
     box: tuple[int, int, int, int]
     text: str = ""
-    conf: float = 0.0  # 0..1, Tesseract's mean word confidence
+    conf: float = 0.0  # 0..1, the voted reading's confidence
+    key: str = ""  # PP-OCR's reading as a skeleton: what a cached reading is checked by
 
     @property
     def height(self) -> int:
@@ -291,6 +292,14 @@ class NameReader:
         self.labels_read = 0
         self.read_heights = READ_HEIGHTS
 
+    def keys(self, rgb: np.ndarray, labels: Sequence[Label]) -> list[str] | None:
+        """PP-OCR's readings of ``labels`` as skeletons (about 20 ms a label), to check
+        that a cached reading is still the label's; None without PP-OCR."""
+        if self.pp is None:
+            return None
+        return [_key((normalise_name(t), c)) for t, c in
+                self.pp.recognise(rgb, [lb.box for lb in labels])] if labels else []
+
     def _other_scripts(self, rgb, padded, main_conf, blank, voted) -> None:
         """Read again, with each installed non-Latin language, the labels where PP-OCR saw
         no text; take a reading in another script when it is at least as confident as the
@@ -358,10 +367,17 @@ class NameReader:
                          for rs in tess_all]
             blank = [p is not None and not p[0] for p in pp]
             self._other_scripts(rgb, padded, mean_conf, blank, voted)
-        for lb, (text, conf, _) in zip(labels, voted):
+        for lb, (text, conf, _), p in zip(labels, voted, pp):
             lb.text, lb.conf = normalise_name(text), conf
+            lb.key = _key(p)
         self.labels_read += len(labels)
         return list(labels)
+
+
+def _key(pp: tuple[str, float] | None) -> str:
+    from lecturelens.ocr import skeleton
+
+    return skeleton(pp[0]) if pp is not None and pp[1] >= 0.5 else ""
 
 
 def _other_script(text: str) -> bool:
@@ -503,7 +519,8 @@ class NameStage:
     * whatever the reason, no round starts while OCR has used more than ``budget`` of the
       wall time since the stage started (the first round always runs; rounds for new
       tracks may use 1.1 times the budget);
-    * a box whose letters have not changed since it was read keeps its reading, unread.
+    * a box showing the same letters as a box read before (in any tile: labels move with
+      their people) keeps that reading, without OCR.
 
     Args:
         reader: the OCR engines (:class:`NameReader`).
@@ -533,7 +550,7 @@ class NameStage:
         self._labels: list[Label] | None = None
         self._masks: list[np.ndarray] = []
         self._ui: set[tuple[int, int, int, int]] = set()
-        self._cache: dict[tuple[int, int, int, int], tuple[np.ndarray, str, float]] = {}
+        self._cache: list[tuple[np.ndarray, str, float, str]] = []
         self.cache_hits = 0
         self._last_round: float | None = None
         self._last_find: float | None = None
@@ -555,19 +572,30 @@ class NameStage:
                 and self._next_try.get(tid, 0.0) <= t)
 
     def _read_cached(self, rgb: np.ndarray, labels: list[Label]) -> None:
-        """Read ``labels``; a box whose letters have not changed since it was last read
-        keeps that reading (OCR is deterministic: the same pixels read the same)."""
-        todo = []
+        """Read ``labels``; a box showing the same letters as a box read before, here or in
+        another tile, keeps that reading without OCR. A gallery's labels stay the same
+        while they move between tiles (reshuffles, people joining), and the same pixels
+        read the same."""
+        todo, hits = [], []
         for lb in labels:
-            hit = self._cache.get(lb.box)
-            if hit is not None and _text_mask_change(rgb, lb.box, hit[0]) < 0.15:
-                lb.text, lb.conf = hit[1], hit[2]
+            mask = _text_mask(rgb, lb.box)
+            hit = next((c for c in self._cache if _same_letters(mask, c[0])), None)
+            (hits if hit is not None else todo).append((lb, mask, hit))
+        # Look-alike names (Minjun, Minjin) can share a mask: PP-OCR's quick reading must
+        # agree with the cached one's, else the label is read in full.
+        keys = getattr(self.reader, "keys", lambda rgb, labels: None)(
+            rgb, [lb for lb, _, _ in hits])
+        for n, (lb, mask, hit) in enumerate(hits):
+            if keys is None or (keys[n] and keys[n] == hit[3]):
+                lb.text, lb.conf, lb.key = hit[1], hit[2], hit[3]
                 self.cache_hits += 1
             else:
-                todo.append(lb)
-        self.reader.read(rgb, todo)
-        for lb in todo:
-            self._cache[lb.box] = (_text_mask(rgb, lb.box), lb.text, lb.conf)
+                todo.append((lb, mask, None))
+        self.reader.read(rgb, [lb for lb, _, _ in todo])
+        for lb, mask, _ in todo:
+            if mask.any():
+                self._cache.append((mask, lb.text, lb.conf, lb.key))
+        del self._cache[:-500]  # a bound for very long, very busy recordings
 
     def _candidates(self, faces: Sequence[Face]) -> list[Label]:
         """Fresh copies of the known boxes that may be names: not over a face (a bright
@@ -696,6 +724,22 @@ def _text_mask_change(rgb: np.ndarray, box, mask: np.ndarray) -> float:
     now = _text_mask(rgb, box)
     union = (now | mask).sum()
     return float(1.0 - (now & mask).sum() / union) if union else 0.0
+
+
+def _same_letters(a: np.ndarray, b: np.ndarray, min_iou: float = 0.75) -> bool:
+    """Two label boxes' letter masks show the same text: equal size within 2 px, and the
+    masks, each widened by a pixel (boxes found on two frames differ by a pixel or so),
+    overlap by ``min_iou``."""
+    import cv2
+
+    if abs(a.shape[0] - b.shape[0]) > 2 or abs(a.shape[1] - b.shape[1]) > 2:
+        return False
+    h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    k = np.ones((3, 3), np.uint8)
+    da = cv2.dilate(a[:h, :w].astype(np.uint8), k) > 0
+    db = cv2.dilate(b[:h, :w].astype(np.uint8), k) > 0
+    union = (da | db).sum()
+    return bool(union) and (da & db).sum() / union >= min_iou
 
 
 def _inside_any(label: Label, faces: Sequence[Face]) -> bool:
