@@ -516,3 +516,38 @@ def test_camera_off_names_keeps_tile_names_and_drops_chrome_and_slides():
     initials = Label((250, 100, 380, 120), "AG", 0.9)
     attached = [Label((10, 300, 80, 315), "Ben Okafor", 0.9)]
     assert camera_off_names([named, title, slide, initials], attached, frame) == [named]
+
+
+def test_name_stage_reuses_a_label_that_moved_to_another_tile():
+    # the same six labels before and after a reshuffle: read once, then found in the cache
+    frame, rects, faces = _gallery()
+    order = [5, 4, 3, 2, 1, 0]
+    frame2, rects2, faces2 = _gallery([NAMES[k] for k in order])
+    reader = _FakeReader(rects, NAMES)
+    reads = []
+    real_read = reader.read
+    reader.read = lambda rgb, labels: reads.append(len(labels)) or real_read(rgb, labels)
+    stage = NameStage(reader, interval=30.0, min_reads=1, min_spacing=2.0)
+    assert stage.update(0.0, frame, faces, [1, 2, 3, 4, 5, 6])
+    reader.rects, reader.names = rects2, [NAMES[k] for k in order]
+    assert stage.update(5.0, frame2, faces2, [7, 8, 9, 10, 11, 12], new_track=True)
+    assert reads[0] == 6 and sum(reads[1:]) == 0  # nothing read twice
+    assert stage.cache_hits == 6
+    assert {tid: stage.votes[tid].best()[0] for tid in range(7, 13)} == {
+        7 + i: NAMES[k] for i, k in enumerate(order)}
+
+
+def test_same_letters():
+    from PIL import Image, ImageDraw
+
+    from lecturelens.names import _same_letters
+
+    def mask(text, dx=0):
+        img = Image.new("L", (90, 18), 0)
+        ImageDraw.Draw(img).text((3 + dx, 2), text, font=label_font(12), fill=255)
+        return np.asarray(img) > 128
+
+    a = mask("Ben Okafor")
+    assert _same_letters(a, mask("Ben Okafor", dx=1))  # found a pixel further right
+    assert not _same_letters(a, mask("Li Wei"))
+    assert not _same_letters(a, np.zeros((18, 100), bool))  # another size
