@@ -100,6 +100,26 @@ def merge_letters(pp_text: str, tess_text: str) -> str:
     return "".join(out)
 
 
+#: Lower-case name particles that stand as words of their own (van der Berg, da Silva).
+PARTICLES = frozenset("van der den de da di du dos das del della la le von zu bin binti "
+                      "al el ibn ben y e ten ter af av".split())
+
+
+def rejoin(pp_text: str, tess_text: str) -> str:
+    """Undo a space Tesseract put inside a word (``Fà ure``): a lower-case word that is
+    not a particle joins the word before it when PP-OCR read the two as one word."""
+    pp_words = {skeleton(w) for w in pp_text.split()}
+    words = tess_text.split()
+    out: list[str] = []
+    for w in words:
+        if (out and w[:1].islower() and w.lower() not in PARTICLES
+                and skeleton(out[-1] + w) in pp_words and skeleton(w) not in pp_words):
+            out[-1] += w
+        else:
+            out.append(w)
+    return " ".join(out)
+
+
 def vote(pp: tuple[str, float] | None, tess: tuple[str, float] | None
          ) -> tuple[str, float, str]:
     """One reading of a label from the two engines' readings.
@@ -128,7 +148,7 @@ def vote(pp: tuple[str, float] | None, tess: tuple[str, float] | None
         conf = max(p_conf, t_conf)
         if len(ts) + 1 < len(ps):
             return p_text, conf, "both"
-        return merge_letters(p_text, t_text), conf, "both"
+        return rejoin(p_text, merge_letters(p_text, t_text)), conf, "both"
     # They disagree. A script PP-OCR cannot read (Hangul, Cyrillic, Arabic...) is
     # Tesseract's; otherwise the more confident engine, PP-OCR first on a near tie (it was
     # trained on scene text like these labels; Tesseract on documents).

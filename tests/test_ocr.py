@@ -29,6 +29,8 @@ needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None,
     (("王小明", 0.99), ("EJA", 0.52), "王小明"),  # Han: PP-OCR's
     (("LeaDubois", 0.99), ("", 0.0), "Lea Dubois"),  # PP-OCR alone, spaces put back
     (("", 0.0), ("", 0.0), ""),
+    (("JeromeFaure", 0.95), ("Jérôme Fà ure", 0.9), "Jérôme Fàure"),  # a split word
+    (("Ana da Silva", 0.95), ("Ana da Silva", 0.9), "Ana da Silva"),  # a particle stays
 ])
 def test_vote(pp, tess, want):
     assert vote(pp, tess)[0] == want
