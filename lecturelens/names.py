@@ -504,6 +504,11 @@ def camera_off_names(orphans: Sequence[Label], attached: Sequence[Label], rgb: n
     return out
 
 
+#: Rounds for a changed picture (first frame, new layout, new faces) may use this many
+#: times the OCR budget; retries and routine re-reads only the budget itself.
+ESSENTIAL_BUDGET = 3.0
+
+
 class NameStage:
     """Decides when to look for and read labels, reads them, and keeps the readings per track.
 
@@ -516,9 +521,9 @@ class NameStage:
       has fewer than ``min_reads`` readings. A track whose label cannot be read is retried
       with exponential backoff (``min_spacing`` x 2^attempt), at most ``max_attempts``
       times until its layout changes;
-    * whatever the reason, no round starts while OCR has used more than ``budget`` of the
-      wall time since the stage started (the first round always runs; rounds for new
-      tracks may use 1.1 times the budget);
+    * no retry or routine re-read starts while OCR has used more than ``budget`` of the
+      wall time since the stage started; rounds for a changed picture (a new layout, new
+      faces) may use :data:`ESSENTIAL_BUDGET` times as much (the first always runs);
     * a box showing the same letters as a box read before (in any tile: labels move with
       their people) keeps that reading, without OCR.
 
@@ -548,7 +553,7 @@ class NameStage:
         self._attempts: dict[int, int] = {}
         self._next_try: dict[int, float] = {}
         self._labels: list[Label] | None = None
-        self._masks: list[np.ndarray] = []
+        self._masks: dict[tuple[int, int, int, int], np.ndarray] = {}
         self._ui: set[tuple[int, int, int, int]] = set()
         self._cache: list[tuple[np.ndarray, str, float, str]] = []
         self.cache_hits = 0
@@ -611,9 +616,9 @@ class NameStage:
         """The known label boxes no longer hold the text they held when found."""
         if not self._labels:
             return False
-        # One box is enough: a camera turned on or off changes one tile's text only.
-        return any(_text_mask_change(rgb, lb.box, m) > 0.3
-                   for lb, m in zip(self._labels, self._masks))
+        # One box is enough: a camera turned on or off changes one tile's text only. Only
+        # boxes that read as names count: text-like texture in a video changes all the time.
+        return any(_text_mask_change(rgb, box, m) > 0.3 for box, m in self._masks.items())
 
     def update(self, t: float, rgb: np.ndarray, faces: Sequence[Face],
                track_ids: list[int], new_track: bool = False, tracker=None,
@@ -638,31 +643,37 @@ class NameStage:
         since = float("inf") if first else t - self._last_round
         if not first and since < self.min_spacing:
             return False
-        find = first or self._labels is None or t - self._last_find >= self.interval
-        if not find and (changed or new_track) and self._layout_changed(rgb):
-            find = True
+        layout = first or self._labels is None or (
+            (changed or new_track) and self._layout_changed(rgb))
+        routine = not layout and t - self._last_find >= self.interval
         needy = self._needy(t, track_ids)
-        if not (find or needy):
+        if not (layout or routine or needy):
             return False
-        if not find:
+        new_tile = False
+        if not (layout or routine):
             # A track wanting a reading whose face has no known label box under it: its
             # tile is new (someone joined, a camera came on), so look for labels again.
+            # Its backoff (not a reset) paces these looks when no label is ever there.
             by_box, _ = attach_labels(self._candidates(faces), faces)
-            find = any(self._wants(t, tid) and fi not in by_box
-                       for fi, tid in enumerate(track_ids))
-        essential = first or new_track
-        if self._over_budget(1.1 if essential else 1.0):
+            new_tile = any(self._wants(t, tid) and fi not in by_box
+                           for fi, tid in enumerate(track_ids))
+        # Rounds for a changed picture are what names are made of: they may use up to
+        # ESSENTIAL_BUDGET times the budget; re-reads and retries only the budget.
+        essential = layout or new_track or new_tile
+        if self._over_budget(ESSENTIAL_BUDGET if essential else 1.0):
             self.skipped_for_budget += 1
             return False
+        find = layout or routine or new_tile
         if find:
             self._labels = self.reader.find(rgb)
-            self._masks = [_text_mask(rgb, lb.box) for lb in self._labels]
+            self._masks = {}
             self._ui = set()
             self._last_find = t
             self.finds += 1
-            # A new layout: every track may try again.
-            self._attempts.clear()
-            self._next_try.clear()
+            if layout or routine:
+                # A new layout: every track may try again.
+                self._attempts.clear()
+                self._next_try.clear()
         self._last_round = t
         self.rounds += 1
         labels = self._candidates(faces)
@@ -678,6 +689,8 @@ class NameStage:
         self._read_cached(rgb, labels)
         self._ui |= {lb.box for lb in labels if is_ui_text(lb.text)}
         labels = [lb for lb in labels if plausible_name(lb.text, lb.conf)]
+        for lb in labels:
+            self._masks.setdefault(lb.box, _text_mask(rgb, lb.box))
         by_face, orphans = attach_labels(labels, faces)
         read_tracks = set()
         for fi, lb in by_face.items():
