@@ -157,7 +157,8 @@ def normalise_name(text: str) -> str:
     words = []
     for w in text.split():
         w = w.strip(".,;:|_'\"`~!*()[]{}<>/\\\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026-")
-        if not any(ch.isalpha() for ch in w):
+        # Pronouns survive a lost bracket ("she/her)", "e/her"): no name has a slash.
+        if not any(ch.isalpha() for ch in w) or "/" in w:
             continue
         # An ID glued to a name (``Lee20200759``) keeps the name.
         if sum(ch.isdigit() for ch in w) >= 4:

@@ -280,6 +280,7 @@ def test_short_thin_word_stays_in_the_label_box():
     ("Kim(20200756)", "Kim"),
     ("Ben Okafor (Host)", "Ben Okafor"),
     ("Anna Berg (she/her)", "Anna Berg"),
+    ("王洋 e/her", "王洋"),  # a pronoun whose bracket was cut off
     ("i Kim{20200756)", "Kim"),  # an icon read as a letter; Tesseract's { for (
     ("Alexander Hamil...", "Alexander Hamil"),  # Zoom's truncation
     ("초 급 강 미 숙", "초급강미숙"),  # Tesseract's spaces between Hangul syllables
