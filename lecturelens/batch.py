@@ -32,7 +32,8 @@ from typing import Callable, Iterator, Sequence
 
 from lecturelens import __version__
 from lecturelens.config import AnalyzeConfig
-from lecturelens.errors import ConfigError, InputError, LectureLensError
+from lecturelens.errors import ConfigError, InputError, LectureLensError, output_error
+from lecturelens.optout import redact_argv
 
 RECORD_FILE = "batch.sqlite"
 LOCK_FILE = ".batch.lock"
@@ -178,6 +179,8 @@ def config_hash(config: AnalyzeConfig) -> str:
         # A changed roster or model file changes the reports although its path does not.
         if d.get(k) and Path(d[k]).is_file():
             d[k] = [d[k], hashlib.sha256(Path(d[k]).read_bytes()).hexdigest()]
+    d["exclude_faces"] = [[p, hashlib.sha256(Path(p).read_bytes()).hexdigest()]
+                          if Path(p).is_file() else p for p in d.get("exclude_faces", ())]
     blob = json.dumps({"config": d, "lecturelens": __version__}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -279,8 +282,9 @@ class RunRecord:
         cur = self.db.execute(
             "INSERT INTO batches (started_at, argv, archive, config_hash, executor, jobs, status)"
             " VALUES (?, ?, ?, ?, ?, ?, 'running')",
-            (time.time(), json.dumps(sys.argv), str(archive), chash, settings.executor,
-             settings.jobs))
+            # The opt-out list names people: the record keeps the command without it.
+            (time.time(), json.dumps(redact_argv(sys.argv)), str(archive), chash,
+             settings.executor, settings.jobs))
         return int(cur.lastrowid)
 
     def finish_batch(self, batch_id: int, summary: "BatchSummary", status: str) -> None:
@@ -355,7 +359,10 @@ def analyze_one(key: str, video: str, staging: str, name: str, config: dict,
         from lecturelens.pipeline import analyze
 
         cfg = AnalyzeConfig(**config).replace(threads=threads)
-        record = analyze(video, staging, config=cfg, progress=False, name=name)
+        # One opt-out list serves the whole course: a student absent from this lecture
+        # matches nobody in it, which is no error here.
+        record = analyze(video, staging, config=cfg, progress=False, name=name,
+                         strict_exclude=False)
         out = Outcome(key, True, record=record, worker=worker)
     except InputError as exc:
         # The run record and the summary name the recording already.
@@ -363,6 +370,8 @@ def analyze_one(key: str, video: str, staging: str, name: str, config: dict,
         out = Outcome(key, False, reason=reason, input_error=True, worker=worker)
     except LectureLensError as exc:
         out = Outcome(key, False, reason=str(exc), worker=worker)
+    except OSError as exc:
+        out = Outcome(key, False, reason=str(output_error(exc)), worker=worker)
     except Exception as exc:  # noqa: BLE001 - one recording's bug must not stop the batch
         out = Outcome(key, False, reason=f"internal error: {type(exc).__name__}: {exc}",
                       worker=worker)
@@ -696,6 +705,57 @@ def read_record(outdir: str | Path) -> list[dict]:
         return [dict(r) for r in rec.rows()]
     finally:
         rec.close()
+
+
+def batch_status(outdir: str | Path) -> list[dict]:
+    """The run record as ``batch-status`` shows it: a recording left ``running`` by a batch
+    that is no longer alive (killed: no process holds the batch lock, or its worker's pid is
+    gone) is ``interrupted``; the next batch redoes it.
+
+    Raises:
+        InputError: no run record in ``outdir``.
+    """
+    rows = read_record(outdir)
+    if not any(r["state"] == "running" for r in rows):
+        return rows
+    alive = _batch_alive(Path(outdir))
+    host = socket.gethostname()
+    for r in rows:
+        if r["state"] != "running":
+            continue
+        whost, _, pid = (r["worker"] or "").rpartition(":")
+        dead_worker = whost == host and pid.isdigit() and not _pid_alive(int(pid))
+        if not alive or dead_worker:
+            r["state"] = "interrupted"
+            r["reason"] = ("the batch was stopped while analysing it; run the batch again "
+                           "to finish it")
+    return rows
+
+
+def _batch_alive(outdir: Path) -> bool:
+    """Whether a batch holds OUTDIR's lock (it is released when its process dies)."""
+    import fcntl
+
+    path = outdir / LOCK_FILE
+    if not path.is_file():
+        return False
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def build_course(outdir: str | Path) -> dict:

@@ -8,6 +8,8 @@ The same field list drives the command-line options' help, the TOML config file
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +75,7 @@ class AnalyzeConfig:
                            "PP-OCR and Tesseract read every label and are voted, when "
                            "rapidocr-onnxruntime is installed; else Tesseract alone), "
                            "'ppocr+tesseract' or 'tesseract'.")
-    ocr_budget: float = _opt(0.07, "Largest share of the wall time name OCR may take: rounds "
+    ocr_budget: float = _opt(0.08, "Largest share of the wall time name OCR may take: rounds "
                              "beyond it are skipped (the first always runs; new faces may "
                              "use 1.25 times as much).", 0.005, 1.0)
     ocr_interval: float = _opt(120.0, "Seconds between routine re-reads of the name labels of "
@@ -107,19 +109,28 @@ class AnalyzeConfig:
     gif_max_per_student: int = _opt(3, "Most GIFs per student.", 0, 20)
     gif_min_strength: float = _opt(0.1, "How far above neutral (and the student's usual "
                                    "level) an emotion must be for a 'strong' GIF.", 0.0, 1.0)
-    exclude: str = _opt("", "Comma-separated names (or student ids) removed from every "
-                        "output: CSV, plots, HTML, GIFs (an opt-out list).")
+    exclude: tuple = _opt((), "Names or student ids (S04) of students removed from every "
+                          "output: CSV, plots, HTML, GIFs (an opt-out list; a list of "
+                          "strings, each one name: a comma is part of a name).")
+    exclude_faces: tuple = _opt((), "Photos of students removed from every output, matched "
+                                "by face with the run's identity model (a list of paths).")
 
     def validate(self) -> "AnalyzeConfig":
         """Check types and ranges; raise :class:`ConfigError` naming the bad field."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             kind = type(f.default)
+            if kind is tuple:
+                setattr(self, f.name, _string_list(f.name, value))
+                continue
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
                 setattr(self, f.name, value)
             if not isinstance(value, kind) or isinstance(value, bool) != isinstance(f.default, bool):
                 raise ConfigError(f"config: {f.name} must be a {kind.__name__}, got {value!r}")
+            if kind is float and not math.isfinite(value):
+                # NaN passes every comparison of a range check (and then breaks the run).
+                raise ConfigError(f"config: {f.name} must be a finite number, got {value!r}")
             lo, hi = f.metadata.get("min"), f.metadata.get("max")
             if lo is not None and value < lo or hi is not None and value > hi:
                 raise ConfigError(f"config: {f.name}={value} is outside [{lo}, {hi}]")
@@ -132,10 +143,6 @@ class AnalyzeConfig:
         if self.gifs not in ("none", "strong", "all"):
             raise ConfigError(f"config: gifs must be none, strong or all, got {self.gifs!r}")
         return self
-
-    def exclude_names(self) -> list[str]:
-        """The opt-out list as names."""
-        return [n.strip() for n in self.exclude.split(",") if n.strip()]
 
     def report_settings(self):
         """Settings of the report stage (windows, GIFs, trained models)."""
@@ -161,6 +168,23 @@ class AnalyzeConfig:
         return dataclasses.replace(self, **changes).validate()
 
 
+def _string_list(name: str, value) -> tuple:
+    """A list setting as a tuple of strings.
+
+    A plain string is still taken, as one name per line, for configs written when
+    ``exclude`` was one comma-separated string; but a comma in it is an error with the fix,
+    because splitting there is what turned "Okafor, Ben" into two people who match nobody.
+    """
+    if isinstance(value, str):
+        if "," in value:
+            raise ConfigError(f"config: {name} is a list now (a comma may be part of a name): "
+                              f"write {name} = [\"Ana García\", \"Okafor, Ben\"]")
+        value = value.splitlines()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"config: {name} must be a list of strings, got {value!r}")
+    return tuple(v.strip() for v in value if v.strip())
+
+
 def field_help(name: str) -> str:
     """Help text of a config field, shared by the CLI and the sample file."""
     return next(f.metadata["help"] for f in dataclasses.fields(AnalyzeConfig) if f.name == name)
@@ -170,12 +194,12 @@ def load_config(path: str | Path | None = None, **overrides) -> AnalyzeConfig:
     """Build a config from an optional TOML file and explicit overrides.
 
     Args:
-        path: TOML file with an ``[analyze]`` table (other tables are ignored so one file can
-            serve later commands too).
+        path: TOML file with an ``[analyze]`` table and nothing else.
         **overrides: field values that win over the file (e.g. options given on the CLI).
 
     Raises:
-        ConfigError: unreadable file, unknown key, wrong type or value out of range.
+        ConfigError: unreadable file, unknown table or key (with the closest known name),
+            wrong type, value out of range or not finite.
     """
     values: dict[str, Any] = {}
     if path is not None:
@@ -190,13 +214,33 @@ def load_config(path: str | Path | None = None, **overrides) -> AnalyzeConfig:
         if not isinstance(section, dict):
             raise ConfigError(f"{path}: [analyze] must be a table")
         known = {f.name for f in dataclasses.fields(AnalyzeConfig)}
+        # A misspelt table or a setting above the table would otherwise be ignored in
+        # silence, and the run would use defaults the user thinks they changed.
+        for key in sorted(set(data) - {"analyze"}):
+            if isinstance(data[key], dict):
+                raise ConfigError(f"{path}: unknown table [{key}]"
+                                  + _did_you_mean(key, ["analyze"], "[{}]")
+                                  + "; settings go in [analyze]")
+            where = ("; put it under [analyze]" if key in known
+                     else _did_you_mean(key, known) + "; settings go in [analyze]")
+            raise ConfigError(f"{path}: setting {key} is outside any table{where}")
         unknown = sorted(set(section) - known)
         if unknown:
-            raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)} in [analyze]; "
-                              f"known: {', '.join(sorted(known))}")
+            raise ConfigError(f"{path}: unknown setting(s) in [analyze]: "
+                              + "; ".join(k + _did_you_mean(k, known) for k in unknown)
+                              + " (`lecturelens config-sample` lists them all)")
+        try:
+            AnalyzeConfig(**section).validate()
+        except ConfigError as exc:  # say which file holds the bad value
+            raise ConfigError(f"{path}: {str(exc).removeprefix('config: ')}") from None
         values.update(section)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return AnalyzeConfig(**values).validate()
+
+
+def _did_you_mean(word: str, choices, fmt: str = "{}") -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {fmt.format(close[0])}?)" if close else ""
 
 
 def sample_config() -> str:
@@ -214,7 +258,8 @@ def sample_config() -> str:
         if lo is not None:
             lines.append(f"# range: {lo} .. {hi}")
         default = f.default
-        value = str(default).lower() if isinstance(default, bool) else repr(default)
+        value = (str(default).lower() if isinstance(default, bool)
+                 else "[]" if isinstance(default, tuple) else repr(default))
         lines.append(f"{f.name} = {value}")
         lines.append("")
     return "\n".join(lines)

@@ -60,6 +60,12 @@ def load_lecture(report_dir: str | Path) -> Lecture:
     if not csv_path.is_file():
         raise InputError(f"{d}: no students.csv; run `lecturelens analyze` on the recording "
                          "first (or it failed: see its run.json)")
+    from lecturelens.optout import pending
+
+    if pending(d):
+        # Its files may still hold a student who opted out: finish the opt-out first.
+        raise InputError(f"{d}: an opt-out was interrupted here; run `lecturelens report {d}` "
+                         "to finish it first")
     with open(csv_path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     emb = np.load(emb_path) if emb_path.is_file() else np.full((len(rows), 0), np.nan)

@@ -11,7 +11,7 @@ from lecturelens import __version__
 from lecturelens.config import AnalyzeConfig, field_help
 from lecturelens.emotion.quant import PRECISIONS
 from lecturelens.emotion.train import CROPS, TEACHER_CROPS
-from lecturelens.errors import LectureLensError
+from lecturelens.errors import LectureLensError, output_error
 
 _DEFAULTS = AnalyzeConfig()
 
@@ -33,6 +33,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except LectureLensError as err:
             raise _UserError(err) from err
+        except OSError as err:
+            # Output problems (read-only folder, full disk, a file in the way) are ordinary
+            # situations with a fix, not bugs to report.
+            raise _UserError(output_error(err)) from err
 
 
 def _config_option(name: str, type_, flag: str | None = None):
@@ -57,16 +61,45 @@ def _report_options(f):
         _config_option("gif_fps", click.FloatRange(1.0, 25.0)),
         _config_option("gif_max_per_student", click.IntRange(0, 20)),
         _config_option("gif_min_strength", click.FloatRange(0.0, 1.0)),
-        click.option("--exclude", "exclude", multiple=True, metavar="NAMES",
-                     help=f"{field_help('exclude')} Repeat or separate with commas."),
+        click.option("--exclude", "exclude", multiple=True, metavar="NAME",
+                     help="Name or student id (S04) of a student to remove from every output "
+                          "(repeatable; one name per option: a comma is part of the name). "
+                          "Added to the config file's list."),
+        click.option("--exclude-file", "exclude_file", multiple=True,
+                     type=click.Path(dir_okay=False), metavar="FILE",
+                     help="File of names or student ids to remove, one per line (# starts a "
+                          "comment)."),
+        click.option("--exclude-face", "exclude_faces", multiple=True,
+                     type=click.Path(dir_okay=False), metavar="PHOTO",
+                     help=field_help("exclude_faces").replace("(a list of paths)",
+                                                              "(repeatable)")),
     ]):
         f = opt(f)
     return f
 
 
-def _join_exclude(options: dict) -> None:
-    names = options.pop("exclude", ()) or ()
-    options["exclude"] = ",".join(names) if names else None
+def _take_exclusions(options: dict) -> tuple[list[str], list[str]]:
+    """Pop the opt-out options: the names (options and files) and the photos."""
+    from lecturelens.optout import read_exclude_file
+
+    names = list(options.pop("exclude", ()) or ())
+    for path in options.pop("exclude_file", ()) or ():
+        names += read_exclude_file(path)
+    return names, list(options.pop("exclude_faces", ()) or ())
+
+
+def _load(config_file, options: dict):
+    """The config from the file and the options; the opt-out lists of both are joined (an
+    opt-out given anywhere must hold)."""
+    from lecturelens.config import load_config
+
+    names, faces = _take_exclusions(options)
+    config = load_config(config_file, **options)
+    if names or faces:
+        config = config.replace(exclude=tuple(dict.fromkeys(config.exclude + tuple(names))),
+                                exclude_faces=tuple(dict.fromkeys(config.exclude_faces
+                                                                  + tuple(faces))))
+    return config
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,11 +152,9 @@ def _analysis_options(f):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def analyze(video, outdir, config_file, quiet, **options):
     """Analyse one recording VIDEO and write reports into OUTDIR/<video name>/."""
-    from lecturelens.config import load_config
     from lecturelens.pipeline import analyze as run_analyze, report_dir
 
-    _join_exclude(options)
-    config = load_config(config_file, **options)
+    config = _load(config_file, options)
     record = run_analyze(video, outdir, config=config, progress=not quiet)
     if not quiet:
         click.echo(f"{video}: {record['frames_sampled']} frames sampled, "
@@ -165,10 +196,8 @@ def batch(archive, outdir, jobs, pattern, executor, scheduler, force, retry_fail
     loses nothing. Bad files end as failed with a reason and do not stop the batch. Exit code
     4 when some recordings failed."""
     from lecturelens.batch import DEFAULT_PATTERN, BatchSettings, run_batch
-    from lecturelens.config import load_config
 
-    _join_exclude(options)
-    config = load_config(config_file, **options)
+    config = _load(config_file, options)
     settings = BatchSettings(pattern=pattern or DEFAULT_PATTERN, jobs=jobs, executor=executor,
                              scheduler=scheduler, force=force, retry_failed=retry_failed,
                              course=not no_course)
@@ -187,15 +216,16 @@ def batch(archive, outdir, jobs, pattern, executor, scheduler, force, retry_fail
 @cli.command("batch-status")
 @click.argument("outdir", type=click.Path(file_okay=False))
 def batch_status(outdir):
-    """Show the run record of a batch's OUTDIR: each recording's state and timings."""
-    from lecturelens.batch import read_record
+    """Show the run record of a batch's OUTDIR: each recording's state and timings
+    (``interrupted``: the batch was killed while it analysed it; a rerun redoes it)."""
+    from lecturelens.batch import batch_status as status
 
-    for r in read_record(outdir):
-        detail = (r["reason"] if r["state"] == "failed" else
+    for r in status(outdir):
+        detail = (r["reason"] or "" if r["state"] in ("failed", "interrupted") else
                   f"{r['video_seconds'] or 0:.0f} s video in {r['wall_seconds'] or 0:.1f} s, "
                   f"{r['students']} students, peak {r['peak_rss_mb'] or 0:.0f} MB"
                   if r["state"] == "done" else "")
-        click.echo(f"{r['state']:<8} {r['key']}  {detail}")
+        click.echo(f"{r['state']:<11} {r['key']}  {detail}")
 
 
 @cli.command()
@@ -210,19 +240,18 @@ def report(report_dir, video, config_file, quiet, **options):
     """Rebuild windows, group affect, plots, GIFs and report.html of REPORT_DIR (an
     OUTDIR/<video> folder) from its observations, without running the face models again.
     Settings not given keep the original run's values (unless --config is given). With
-    --exclude, first removes those students from every file."""
-    from lecturelens.config import load_config
+    --exclude, --exclude-file or --exclude-face, first removes those students from every
+    file."""
     from lecturelens.report import REBUILD_FIELDS, rebuild
     from lecturelens.windows import run_info
 
-    _join_exclude(options)
     if config_file is None:
         # Without a config file, a rebuild keeps the settings of the original run.
         saved = run_info(report_dir).get("config", {})
         for k in REBUILD_FIELDS:
             if options.get(k) is None and k in saved:
                 options[k] = saved[k]
-    config = load_config(config_file, **options)
+    config = _load(config_file, options)
     summary = rebuild(report_dir, config, video=video, progress=not quiet)
     if not quiet:
         click.echo(f"{report_dir}: {summary['windows']} windows, {summary['gifs']} GIFs"
