@@ -150,15 +150,17 @@ def probe(path: str | os.PathLike) -> VideoInfo:
 
 @dataclass
 class Frame:
-    """One sampled frame: decoder timestamp (s), index among decoded frames, RGB pixels."""
+    """One sampled frame: decoder timestamp (s), index among decoded frames, RGB pixels,
+    and (with ``iter_frames(follow=...)``) the RGB frame that came that long after it."""
 
     t: float
     index: int
     rgb: np.ndarray
+    follow: np.ndarray | None = None
 
 
-def iter_frames(info: VideoInfo, fps: float = 1.0, truncation_tolerance: float = 2.0
-                ) -> Iterator[Frame]:
+def iter_frames(info: VideoInfo, fps: float = 1.0, truncation_tolerance: float = 2.0,
+                follow: float = 0.0) -> Iterator[Frame]:
     """Stream frames sampled at ``fps`` from a probed video.
 
     A frame is taken when its decoder timestamp reaches the next sample time (0, 1/fps,
@@ -169,6 +171,9 @@ def iter_frames(info: VideoInfo, fps: float = 1.0, truncation_tolerance: float =
         fps: samples per second.
         truncation_tolerance: seconds the decoded stream may end before the container's
             stated duration before the file is treated as truncated.
+        follow: when > 0, each frame also carries (``Frame.follow``) the first frame decoded
+            at least this many seconds after it, if that comes before the next sample: a
+            second look, e.g. at eyes that were closed (a blink is over by then).
 
     Yields:
         :class:`Frame` objects in time order.
@@ -189,6 +194,7 @@ def iter_frames(info: VideoInfo, fps: float = 1.0, truncation_tolerance: float =
     # Half a frame of slack so a 30 fps stream sampled at 1 fps picks the frame at 1.000 s
     # rather than the one after it when timestamps carry rounding error.
     slack = 0.5 / info.fps if info.fps > 0 else 0.0
+    pending = None  # a sampled frame waiting for its follow-up frame
     try:
         while cap.grab():
             index += 1
@@ -196,14 +202,27 @@ def iter_frames(info: VideoInfo, fps: float = 1.0, truncation_tolerance: float =
             if t <= 0.0 and index > 0 and info.fps > 0:
                 t = index / info.fps  # backends that report no timestamps
             last_t = t
+            if pending is not None and t + slack >= pending.t + follow:
+                if t + slack < next_t:
+                    ok, bgr = cap.retrieve()
+                    if ok and bgr is not None:
+                        pending.follow = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                yield pending
+                pending = None
             if t + slack < next_t:
                 continue
             ok, bgr = cap.retrieve()
             if not ok or bgr is None:
                 continue
-            yield Frame(t=t, index=index, rgb=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            frame = Frame(t=t, index=index, rgb=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            if follow > 0:
+                pending = frame
+            else:
+                yield frame
             while next_t <= t + slack:
                 next_t += step
+        if pending is not None:
+            yield pending
     finally:
         cap.release()
     frame_dur = 1.0 / info.fps if info.fps > 0 else 0.0

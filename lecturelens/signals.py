@@ -147,6 +147,23 @@ class EyeModel:
         return out
 
 
+    def ear_pairs(self, frame, faces: Sequence[Face]) -> list[tuple[float, float | None]]:
+        """Per face: its EAR in ``frame`` and, where the eyes may be closed and the frame
+        carries a follow-up (``frame.follow``, :data:`lecturelens.rubric.FOLLOW_UP_SECONDS`
+        later), the EAR there too (same box: a face barely moves in half a second); else
+        ``None``. Closed in both means a closure, not a blink."""
+        from lecturelens.rubric import FOLLOW_UP_EAR
+
+        ears = self.ear(frame.rgb, faces)
+        again = [None] * len(ears)
+        follow = getattr(frame, "follow", None)
+        idx = [i for i, e in enumerate(ears) if e < FOLLOW_UP_EAR]
+        if follow is not None and idx:
+            for i, e in zip(idx, self.ear(follow, [faces[i] for i in idx])):
+                again[i] = e
+        return list(zip(ears, again))
+
+
 def create_eye_model(name: str = DEFAULT_EYE_MODEL) -> EyeModel | None:
     """The eye-landmark model by registry name; ``"none"`` turns the eyes signal off."""
     if name.lower() == "none":

@@ -2,10 +2,13 @@
 
 For every student and window this computes the seed papers' STAT descriptor (mean, std,
 min, max of the per-frame emotion features), the mean emotion probabilities, the dominant
-emotion, its strength, the valence, the engagement signals and the engagement itself. For
-every window the group's affect comes from the visible students' valence. Windows where a
-student's face was usable in too few sampled frames are ``insufficient``; camera-off and
-absent are their own states, never "disengaged".
+emotion, its strength, the valence, the engagement signals (shares of the window's time,
+:mod:`lecturelens.rubric`) and the engagement level the rubric gives them. For every window
+the group's affect comes from the visible students' valence. A student whose face vanished
+inside its tile for most of the window (turned away beyond what the detector finds) is
+``looked_away`` and gets its level from the rubric too; windows where a student's face was
+usable in too few sampled frames are ``insufficient``; camera-off and absent (not there, or
+gone from the meeting) are their own states, never "disengaged".
 
 Everything is computed from the files ``analyze`` writes (``observations.csv``,
 ``emotion_features.npy``, ``students.csv``, ``run.json``), so reports can be rebuilt
@@ -31,19 +34,18 @@ from lecturelens.errors import InputError
 VALENCE = {"happy": 1.0, "happiness": 1.0, "surprise": 0.2, "neutral": 0.0,
            "sad": -0.8, "sadness": -0.8, "angry": -0.8, "anger": -0.8, "fear": -0.7,
            "disgust": -0.8, "contempt": -0.6}
-#: The seed paper's four engagement levels.
+#: The seed paper's four engagement levels, named as DAiSEE names them; what each means is
+#: :data:`lecturelens.rubric.RUBRIC`.
 LEVELS = (0.0, 0.33, 0.66, 1.0)
-LEVEL_NAMES = ("disengaged", "barely engaged", "engaged", "highly engaged")
-#: Weights of the transparent default engagement score (renormalised over the signals that
-#: are available: no eye model, no eyes signal).
-ENGAGEMENT_WEIGHTS = {"present": 0.3, "frontal": 0.3, "eyes_open": 0.2, "expressivity": 0.1,
-                      "steadiness": 0.1}
-#: A face counts as frontal within these head angles (degrees).
-FRONTAL_YAW, FRONTAL_PITCH = 30.0, 25.0
+LEVEL_NAMES = ("very low", "low", "high", "very high")
+#: Per-window signals written to windows.csv (shares of the judged time, and seconds).
+SIGNALS = ("face_visible", "attending", "eyes_closed", "head_down", "looked_away",
+           "longest_closure", "expressivity", "steadiness")
 #: Group affect: mean valence beyond +-GROUP_MARGIN tips the group to positive/negative.
 GROUP_MARGIN, GROUP_SOFTNESS = 0.15, 0.05
 
-STATES = ("ok", "insufficient", "camera_off", "absent")
+#: Window states; ``ok`` and ``looked_away`` have a level, the others none.
+STATES = ("ok", "looked_away", "insufficient", "camera_off", "absent")
 
 
 @dataclass
@@ -53,7 +55,6 @@ class WindowSettings:
     window: float = 8.0  # seconds
     overlap: float = 0.0  # share of a window shared with the next one
     min_share: float = 0.3  # usable faces needed, as a share of the window's sampled frames
-    eyes_closed_ear: float = 0.2
 
 
 @dataclass
@@ -72,6 +73,9 @@ class Observations:
     probs: np.ndarray  # N x C (empty without an emotion model)
     classes: tuple[str, ...]
     features: "np.ndarray | FeatureRows | None"  # N x D, row-aligned
+    #: EAR about half a second later, where the eyes looked closed (NaN elsewhere; None in
+    #: reports made before it was recorded).
+    ear_next: np.ndarray | None = None
 
 
 @dataclass
@@ -83,6 +87,9 @@ class StudentInfo:
     first_seen: float | None
     last_seen: float | None
     camera_off: list[tuple[float, float]] = field(default_factory=list)
+    #: Samples (``(first, last)`` runs) at which the face was hidden inside its still-live
+    #: tile (``tracks.csv``'s ``hidden_intervals``): looked away.
+    hidden: list[tuple[float, float]] = field(default_factory=list)
 
 
 class FeatureRows:
@@ -148,7 +155,7 @@ def read_observations(dest: str | Path) -> Observations:
         header = next(reader, [])
         classes = tuple(c[2:] for c in header if c.startswith("p_"))
         col = {c: i for i, c in enumerate(header)}
-        num_cols = ["t", "x1", "y1", "x2", "y2", "yaw", "pitch", "ear"]
+        num_cols = ["t", "x1", "y1", "x2", "y2", "yaw", "pitch", "ear", "ear_next"]
         nums = {c: array("d") for c in num_cols}
         ints = {c: array("q") for c in ("frame", "track_id")}
         probs = array("f")
@@ -182,7 +189,8 @@ def read_observations(dest: str | Path) -> Observations:
         usable=np.frombuffer(usable, np.uint8).astype(bool),
         yaw=f64["yaw"], pitch=f64["pitch"], ear=f64["ear"],
         probs=np.frombuffer(probs, np.float32).reshape(n, len(classes)),
-        classes=classes, features=None)
+        classes=classes, features=None,
+        ear_next=f64["ear_next"] if "ear_next" in col else None)
     feats = None
     fpath = dest / "emotion_features.npy"
     if classes and fpath.is_file():
@@ -219,10 +227,19 @@ def read_students(dest: str | Path) -> list[StudentInfo]:
         raise InputError(f"{path}: not found; run `lecturelens analyze` on the video first")
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
+    hidden: dict[str, list[tuple[float, float]]] = {}
+    tracks = Path(dest) / "tracks.csv"
+    if tracks.is_file():
+        with open(tracks, newline="", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                if r.get("hidden_intervals"):
+                    hidden.setdefault(r["student_id"], []).extend(
+                        parse_intervals(r["hidden_intervals"]))
     return [StudentInfo(r["student_id"], r["name"],
                         float(r["first_seen"]) if r.get("first_seen") else None,
                         float(r["last_seen"]) if r.get("last_seen") else None,
-                        parse_intervals(r.get("camera_off_intervals", "")))
+                        parse_intervals(r.get("camera_off_intervals", "")),
+                        sorted(hidden.get(r["student_id"], [])))
             for r in rows]
 
 
@@ -272,17 +289,6 @@ def _motion(t: np.ndarray, box: np.ndarray) -> float:
     return float(np.mean(step[ok] / dt[ok]))
 
 
-def default_engagement(signals: dict[str, float]) -> float:
-    """The transparent default: weighted mean of the available 0..1 signals."""
-    num = den = 0.0
-    for k, w in ENGAGEMENT_WEIGHTS.items():
-        v = signals.get(k, float("nan"))
-        if v == v:  # not NaN
-            num += w * v
-            den += w
-    return num / den if den else float("nan")
-
-
 def group_scores(mean_valence: float) -> dict[str, float]:
     """Soft positive/neutral/negative scores (sum 1) from the group's mean valence."""
     logits = np.array([(mean_valence - GROUP_MARGIN) / GROUP_SOFTNESS, 0.0,
@@ -308,6 +314,12 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
                     engagement_model=None, group_model=None) -> WindowResult:
     """Cut the lecture into windows and summarise every student and the group in each.
 
+    Engagement follows the rubric of :mod:`lecturelens.rubric`: every usable face is
+    classed (attending, eyes closed, head down, looked away) against the student's own
+    baselines, sample times where the face vanished inside its tile count as looked away,
+    and the window's shares of time give its level. With ``engagement_model`` the level is
+    the model's instead (on ``ok`` windows, which have a descriptor).
+
     Args:
         obs: the observations of the lecture.
         students: the students (camera-off intervals included).
@@ -315,13 +327,15 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
         fps: frames sampled per second (how many faces a window can have).
         settings: window length, overlap and the usable-share threshold.
         engagement_model: a fitted :class:`~lecturelens.engagement.EngagementModel` used
-            instead of the default score.
+            instead of the rubric on ``ok`` windows.
         group_model: a fitted :class:`~lecturelens.engagement.GroupAffectModel` used instead
             of the default valence rule.
 
     Returns:
         The rows of ``windows.csv`` and ``group.csv`` and their descriptors.
     """
+    from lecturelens import rubric
+
     settings = settings or WindowSettings()
     bounds = window_bounds(duration, settings.window, settings.overlap)
     classes = obs.classes
@@ -330,7 +344,6 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
     neutral = classes.index("neutral") if "neutral" in classes else None
     by_student = {s.student_id: np.flatnonzero(obs.student_id == s.student_id)
                   for s in students}
-    # Expressivity is relative to the lecture: the median student-window is 1.0.
     rows = []
     # Filled in place, in the float16 that window_features.npy is written in: a list of
     # float32 rows stacked at the end held 4 bytes x 2 copies x 4 x 512 per student-window
@@ -338,33 +351,51 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
     descriptors = np.full((len(students) * len(bounds), 4 * dim), np.nan, np.float16)
     for s in students:
         idx_s = by_student[s.student_id]
+        idx_s = idx_s[np.argsort(obs.t[idx_s], kind="stable")]
+        t_s = obs.t[idx_s]
+        use_s = idx_s[obs.usable[idx_s]]
+        t_use = obs.t[use_s]
+        base = rubric.student_baseline(obs.yaw[use_s], obs.pitch[use_s], obs.ear[use_s])
+        cls_s, q_s = rubric.classify(obs.yaw[use_s], obs.pitch[use_s], obs.ear[use_s], base)
+        closed_next = None
+        if obs.ear_next is not None:
+            closed_next = obs.ear_next[use_s] < base.closed_ear  # NaN: not looked again
+        closure_s, secs_s = rubric.sustained(t_use, cls_s == rubric.CLOSED, fps, closed_next)
+        eyes_known = bool(np.isfinite(obs.ear[use_s]).any())
+        vanished = rubric.vanished_times(t_s, s.hidden, fps, s.camera_off)
         for w0, w1 in bounds:
-            idx = idx_s[(obs.t[idx_s] >= w0) & (obs.t[idx_s] < w1)]
-            use = idx[obs.usable[idx]]
+            a, b = np.searchsorted(t_s, [w0, w1])
+            idx = idx_s[a:b]
+            ua, ub = np.searchsorted(t_use, [w0, w1])
+            use = use_s[ua:ub]
+            va, vb = np.searchsorted(vanished, [w0, w1])
+            n_van = int(vb - va)
             expected = max(1, int(round((w1 - w0) * fps)))
+            need = max(1, math.ceil(settings.min_share * expected))
             off = _overlap(w0, w1, s.camera_off)
             row = {"student_id": s.student_id, "name": s.name, "start": w0, "end": w1,
                    "faces": len(idx), "usable_faces": len(use), "expected_faces": expected,
                    "camera_off_seconds": round(off, 1)}
-            if len(use) >= max(1, math.ceil(settings.min_share * expected)):
+            if len(use) >= need and len(use) >= n_van:
                 row["state"] = "ok"
             elif off >= 0.5 * (w1 - w0):
                 row["state"] = "camera_off"
+            elif len(use) + n_van >= need and n_van > len(use):
+                # Still in their tile, face turned beyond what the detector finds.
+                row["state"] = "looked_away"
             elif len(idx) == 0:
                 row["state"] = "absent"
             else:
                 row["state"] = "insufficient"
-            sig = {"present": min(1.0, len(idx) / expected)}
+            sig = rubric.window_signals(cls_s[ua:ub], q_s[ua:ub], closure_s[ua:ub],
+                                        secs_s[ua:ub], len(idx), n_van, eyes_known)
+            row["_quality"] = sig.pop("quality", float("nan"))
             if row["state"] == "ok":
                 yaw, pitch, ear = obs.yaw[use], obs.pitch[use], obs.ear[use]
                 if np.isfinite(yaw).any():
-                    frontal = (np.abs(yaw) <= FRONTAL_YAW) & (np.abs(pitch) <= FRONTAL_PITCH)
-                    sig["frontal"] = float(frontal[np.isfinite(yaw)].mean())
                     row["yaw"] = float(np.nanmedian(yaw))
                     row["pitch"] = float(np.nanmedian(pitch))
                 if np.isfinite(ear).any():
-                    sig["eyes_open"] = float((ear[np.isfinite(ear)]
-                                              >= settings.eyes_closed_ear).mean())
                     row["ear"] = float(np.nanmedian(ear))
                 motion = _motion(obs.t[use], obs.box[use])
                 row["motion"] = motion
@@ -390,6 +421,7 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
                         row["_model_engagement"] = float(engagement_model.predict(desc[None])[0])
             row["signals"] = sig
             rows.append(row)
+    # Expressivity is relative to the lecture: the median student-window is 1.0.
     expr = [r["_expr"] for r in rows if "_expr" in r]
     typical = float(np.median(expr)) if expr else float("nan")
     _strength(rows, classes, neutral)
@@ -400,14 +432,16 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
             sig["expressivity"] = float(np.clip(row["expressivity"] / 2, 0, 1))
         row.pop("_expr", None)
         model_engagement = row.pop("_model_engagement", None)
-        if row["state"] != "ok":
+        quality = row.pop("_quality")
+        if row["state"] not in ("ok", "looked_away"):
             row["engagement"] = float("nan")
             continue
         if model_engagement is not None:
             row["engagement"] = model_engagement
+            row["level"] = engagement_level(model_engagement)
         else:
-            row["engagement"] = default_engagement(sig)
-        row["level"] = engagement_level(row["engagement"])
+            row["level"] = rubric.rubric_level(sig)
+            row["engagement"] = rubric.rubric_score(row["level"], quality)
     group_rows, group_descs = _group(rows, bounds, obs, students, group_model, dim)
     return WindowResult(rows, descriptors, group_rows, group_descs, classes)
 
@@ -440,8 +474,10 @@ def _group(rows, bounds, obs, students, group_model, dim):
     group_rows, descs = [], []
     ok_by_window: dict[float, list[dict]] = {}
     states: dict[float, dict[str, int]] = {}
+    rows_by_window: dict[float, list[dict]] = {}
     for r in rows:
         states.setdefault(r["start"], {s: 0 for s in STATES})[r["state"]] += 1
+        rows_by_window.setdefault(r["start"], []).append(r)
         if r["state"] == "ok":
             ok_by_window.setdefault(r["start"], []).append(r)
     # Faces of the lecture's students (not of tracks left without one), found once.
@@ -451,7 +487,8 @@ def _group(rows, bounds, obs, students, group_model, dim):
         st = states.get(w0, {s: 0 for s in STATES})
         g = {"start": w0, "end": w1, "students_visible": len(ok),
              "students_camera_off": st["camera_off"], "students_absent": st["absent"],
-             "students_insufficient": st["insufficient"]}
+             "students_insufficient": st["insufficient"],
+             "students_looked_away": st["looked_away"]}
         desc = np.full(2 * dim, np.nan, np.float32)
         val = [r["valence"] for r in ok if "valence" in r]
         if dim:
@@ -469,7 +506,9 @@ def _group(rows, bounds, obs, students, group_model, dim):
             g["group_affect"] = max(g["scores"], key=g["scores"].get)
         else:
             g["group_affect"] = "insufficient"
-        eng = [r["engagement"] for r in ok if r.get("engagement") == r.get("engagement")]
+        # Looked-away windows count: a student turned away is part of how the class was.
+        eng = [r["engagement"] for r in rows_by_window.get(w0, [])
+               if r.get("engagement") == r.get("engagement")]
         g["mean_engagement"] = float(np.mean(eng)) if eng else float("nan")
         group_rows.append(g)
         descs.append(desc)

@@ -212,4 +212,5 @@ def test_hard_case_gallery_who_is_who(tmp_path, shared_videos):
     gone = [w for w in windows if w["state"] == "absent"]
     assert any(w["name"] == events["absent"]["name"] for w in gone), gone
     assert all(w["engagement"] == "" and w["level"] == "" for w in off + gone)
-    assert {w["state"] for w in windows} <= {"ok", "insufficient", "camera_off", "absent"}
+    assert {w["state"] for w in windows} <= {"ok", "looked_away", "insufficient",
+                                             "camera_off", "absent"}

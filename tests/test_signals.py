@@ -109,8 +109,9 @@ def test_real_blink_closes_the_eyes_and_lowers_engagement(shared_videos, detecto
                        pitch=np.array([head_pose(m)[1] for m in lms]), ear=np.array(ears),
                        probs=np.zeros((n, 0), np.float32), classes=(), features=None)
     res = compute_windows(obs, [StudentInfo("S01", "d10", 0, 14)], duration=16, fps=0.5)
-    assert res.rows[0]["signals"]["eyes_open"] == 1.0
-    assert res.rows[1]["signals"]["eyes_open"] < 1.0
+    assert res.rows[0]["signals"]["eyes_closed"] == 0.0
+    assert res.rows[1]["signals"]["eyes_closed"] > 0.0
+    assert res.rows[1]["level"] < res.rows[0]["level"]
     assert res.rows[1]["engagement"] < res.rows[0]["engagement"]
 
 
@@ -118,8 +119,9 @@ def test_real_face_leaving_the_camera_is_not_seen_and_lowers_engagement(shared_v
                                                                         detector):
     """A real face cut to its left third (turned out of the camera's view, or half out of
     the tile) is not detected in most of the 12 clips; a window where that happens in half
-    the frames has a lower 'present' signal and engagement. (The shared clips hold no real
-    head turns beyond 20 degrees: yaw itself is tested on landmarks above.)"""
+    the frames while the tile still shows the student (hidden) has a lower face-visible
+    share, looked-away time and a lower engagement. (The shared clips hold no real head
+    turns beyond 20 degrees: yaw itself is tested on landmarks above.)"""
     from lecturelens.windows import Observations, StudentInfo, compute_windows
 
     missed = 0
@@ -141,6 +143,9 @@ def test_real_face_leaving_the_camera_is_not_seen_and_lowers_engagement(shared_v
                        box=np.tile([100.0, 100, 200, 220], (n, 1)), usable=np.ones(n, bool),
                        yaw=np.zeros(n), pitch=np.zeros(n), ear=np.full(n, 0.3),
                        probs=np.zeros((n, 0), np.float32), classes=(), features=None)
-    res = compute_windows(obs, [StudentInfo("S01", "x", 0, 14)], duration=16, fps=1)
-    assert res.rows[1]["signals"]["present"] == 0.5
+    hidden = [(9.0, 9.0), (11.0, 11.0), (13.0, 13.0), (15.0, 15.0)]
+    res = compute_windows(obs, [StudentInfo("S01", "x", 0, 14, hidden=hidden)],
+                          duration=16, fps=1)
+    assert res.rows[1]["signals"]["face_visible"] == 0.5
+    assert res.rows[1]["signals"]["looked_away"] == 0.5
     assert res.rows[1]["engagement"] < res.rows[0]["engagement"]

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from lecturelens.windows import (LEVELS, Observations, StudentInfo, WindowSettings,
-                                 compute_windows, default_engagement, engagement_level,
-                                 format_intervals, group_scores, parse_intervals,
-                                 valence_of, window_bounds)
+                                 compute_windows, engagement_level, format_intervals,
+                                 group_scores, parse_intervals, valence_of, window_bounds)
 
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
@@ -97,17 +96,27 @@ def test_turned_away_and_closed_eyes_lower_engagement():
     res = compute_windows(_obs(faces), [StudentInfo("S01", "Ana", 0, 23)], 24, 1)
     e = [r["engagement"] for r in res.rows]
     assert e[1] < e[2] < e[0]
-    assert res.rows[1]["signals"]["frontal"] == 0 and res.rows[1]["signals"]["eyes_open"] == 0
-    assert res.rows[0]["level"] == 3
+    # Turned away: looked away (its eyes are not judged); frontal with closed eyes: closed.
+    assert res.rows[1]["signals"]["looked_away"] == 1 and res.rows[1]["signals"]["attending"] == 0
+    assert res.rows[2]["signals"]["eyes_closed"] == 1
+    assert [r["level"] for r in res.rows] == [3, 0, 0]
 
 
-def test_missing_faces_lower_the_present_signal():
+def test_faces_hidden_inside_the_tile_count_as_looking_away():
     faces = [{"t": float(t), "sid": "S01"} for t in range(8)]
-    faces += [{"t": float(t), "sid": "S01"} for t in range(8, 16, 2)]  # half the frames
-    res = compute_windows(_obs(faces), [StudentInfo("S01", "Ana", 0, 15)], 16, 1)
-    assert res.rows[0]["signals"]["present"] == 1.0
-    assert res.rows[1]["signals"]["present"] == 0.5
+    faces += [{"t": float(t), "sid": "S01"} for t in range(8, 16, 2)]  # every other frame
+    # 9, 11, 13 and 15: the tile still showed the student (analyze's hidden watch)
+    hidden = [(9.0, 9.0), (11.0, 11.0), (13.0, 13.0), (15.0, 15.0)]
+    res = compute_windows(_obs(faces), [StudentInfo("S01", "Ana", 0, 15, hidden=hidden)],
+                          16, 1)
+    assert res.rows[0]["signals"]["face_visible"] == 1.0
+    sig = res.rows[1]["signals"]
+    assert sig["face_visible"] == 0.5 and sig["looked_away"] == 0.5
+    assert res.rows[1]["level"] == 1 < res.rows[0]["level"]
     assert res.rows[1]["engagement"] < res.rows[0]["engagement"]
+    # Without that evidence, the missing frames are not judged at all.
+    res = compute_windows(_obs(faces), [StudentInfo("S01", "Ana", 0, 15)], 16, 1)
+    assert res.rows[1]["signals"]["face_visible"] == 1.0 and res.rows[1]["level"] == 3
 
 
 def test_strength_is_relative_to_neutral_and_the_students_usual_level():
@@ -137,7 +146,6 @@ def test_group_affect_follows_valence():
 def test_helpers():
     assert valence_of(_probs("happy", 1.0)[None], CLASSES)[0] == pytest.approx(1.0)
     assert [engagement_level(x) for x in (0.05, 0.3, 0.7, 0.95)] == [0, 1, 2, 3]
-    assert default_engagement({"present": 1.0, "frontal": 0.0}) == pytest.approx(0.5)
     assert LEVELS == (0.0, 0.33, 0.66, 1.0)
 
 
