@@ -557,6 +557,8 @@ class NameStage:
         self._masks: dict[tuple[int, int, int, int], np.ndarray] = {}
         self._ui: set[tuple[int, int, int, int]] = set()
         self._cache: list[tuple[np.ndarray, str, float, str]] = []
+        self._prev_ids: set[int] = set()
+        self._lost = False
         self.cache_hits = 0
         self._last_round: float | None = None
         self._last_find: float | None = None
@@ -642,9 +644,13 @@ class NameStage:
     def _update(self, t, rgb, faces, track_ids, new_track, tracker, changed) -> bool:
         first = self._last_round is None
         since = float("inf") if first else t - self._last_round
+        # A face gone from the picture (a camera turned off, someone left) changes what the
+        # labels mean even where their letters stay: look again at the next round.
+        self._lost |= bool(self._prev_ids - set(track_ids))
+        self._prev_ids = set(track_ids)
         if not first and since < self.min_spacing:
             return False
-        layout = first or self._labels is None or (
+        layout = first or self._labels is None or self._lost or (
             (changed or new_track) and self._layout_changed(rgb))
         routine = not layout and t - self._last_find >= self.interval
         needy = self._needy(t, track_ids)
@@ -670,6 +676,7 @@ class NameStage:
             self._masks = {}
             self._ui = set()
             self._last_find = t
+            self._lost = False
             self.finds += 1
             if layout or routine:
                 # A new layout: every track may try again.

@@ -451,6 +451,29 @@ def unique_names(votes: Sequence[NameVotes], spans: Sequence[Sequence[tuple[floa
     return [ranked[i][choice[i]][:2] if ranked[i] else ("", 0.0) for i in range(len(votes))]
 
 
+def read_name_file(path: Path, what: str, fix: str) -> str:
+    """The text of a file of names (a roster, an opt-out list), its encoding detected.
+
+    Args:
+        path: the file.
+        what: what it is, for messages ("roster", "opt-out file").
+        fix: what to do when it cannot be decoded.
+
+    Raises:
+        InputError: missing, unreadable, or in no encoding a name list comes in.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror}); {fix}") from None
+    try:
+        return _decode_roster(raw).removeprefix("\ufeff")
+    except ValueError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc}); {fix}") from None
+
+
 def read_roster(path: str | Path) -> list[str]:
     """Expected names from a CSV: a ``name`` column, else the first column (one per row).
 
@@ -468,17 +491,7 @@ def read_roster(path: str | Path) -> list[str]:
     import warnings
 
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: roster file not found") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the roster ({exc}); {_ROSTER_FIX}") from None
-    try:
-        text = _decode_roster(raw)
-    except ValueError as exc:
-        raise InputError(f"{path}: cannot read the roster ({exc}); {_ROSTER_FIX}") from None
-    text = text.removeprefix("\ufeff").replace("\x00", "")
+    text = read_name_file(path, "roster file", _ROSTER_FIX).replace("\x00", "")
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     delimiter = "\t" if "\t" in first else ";" if ";" in first and "," not in first else ","
     rows = [[_clean_roster_name(c) for c in r]

@@ -20,13 +20,15 @@ from lecturelens.config import AnalyzeConfig
 from lecturelens.detect import LANDMARK_NAMES, Face, FaceDetector, FaceFollower
 from lecturelens.emotion.worker import MAX_IN_FLIGHT
 from lecturelens.ingest import Frame, VideoInfo, iter_frames, prefetch, probe
+from lecturelens.optout import Exclusions, redact_argv
+from lecturelens.reportdir import step
 from lecturelens.signals import head_pose
-from lecturelens.track import Tracker, appearance_signature
+from lecturelens.track import HiddenWatch, Tracker, appearance_signature
 
 OBSERVATION_COLUMNS = (
     ["t", "frame", "track_id", "student_id", "x1", "y1", "x2", "y2"]
     + [f"{n}_{c}" for n in LANDMARK_NAMES for c in ("x", "y")]
-    + ["det_prob", "quality", "yaw", "pitch", "ear"]
+    + ["det_prob", "quality", "yaw", "pitch", "ear", "ear_next"]
 )
 FEATURES_FILE = "emotion_features.npy"
 
@@ -39,7 +41,7 @@ def observation_columns(emotion_classes=()) -> list[str]:
     return cols
 TRACK_COLUMNS = ["track_id", "student_id", "name", "first_seen", "last_seen", "seconds_visible",
                  "frames", "mean_x1", "mean_y1", "mean_x2", "mean_y2", "mean_det_prob",
-                 "small_frames"]
+                 "small_frames", "hidden_intervals"]
 STUDENT_COLUMNS = ["student_id", "name", "name_confidence", "ocr_name", "on_roster",
                    "seconds_visible", "seconds_camera_off", "first_seen", "last_seen",
                    "tracks_merged", "tracks", "camera_off_intervals"]
@@ -90,13 +92,16 @@ def versions() -> dict[str, str]:
 
 
 def _observation_row(frame: Frame, track_id: int, face: Face, probs=None, classes=(),
-                     ear: float | None = None) -> list:
+                     ear: float | tuple | None = None) -> list:
     yaw, pitch = head_pose(face.landmarks)
+    # (EAR, EAR half a second later where the eyes looked closed) from the eye stage
+    ear, ear_next = ear if isinstance(ear, tuple) else (ear, None)
     row = ([f"{frame.t:.3f}", frame.index, track_id, ""]
            + [f"{v:.1f}" for v in face.box]
            + [f"{v:.1f}" for v in face.landmarks.reshape(-1)]
            + [f"{face.prob:.4f}", face.quality, f"{yaw:.1f}", f"{pitch:.1f}",
-              "" if ear is None else f"{ear:.3f}"])
+              "" if ear is None else f"{ear:.3f}",
+              "" if ear_next is None else f"{ear_next:.3f}"])
     if probs is not None:
         row += [classes[int(np.argmax(probs))]] + [f"{p:.4f}" for p in probs]
     return row
@@ -115,13 +120,17 @@ class FeatureWriter:
     """Streams float16 feature rows to disk; :meth:`commit` turns them into a ``.npy``.
 
     Row ``i`` of the ``.npy`` belongs to data row ``i`` of observations.csv. Memory stays
-    flat: rows go to a temporary file and are copied behind an ``.npy`` header at the end.
+    flat: rows go to a temporary file (its name unique to this run) and are copied behind an
+    ``.npy`` header at the end.
     """
 
     def __init__(self, path: Path):
+        import tempfile
+
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.rows.tmp")
-        self._fh = open(self.tmp, "wb")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".rows.tmp", dir=path.parent)
+        self.tmp = Path(tmp)
+        self._fh = open(fd, "wb")
         self.rows = 0
         self.dim = None
 
@@ -131,17 +140,28 @@ class FeatureWriter:
             self._fh.write(np.ascontiguousarray(feats, dtype=np.float16).tobytes())
             self.rows += len(feats)
 
-    def commit(self, dim: int) -> None:
+    def commit(self, dim: int, keep: bytes | None = None) -> None:
+        """Write the ``.npy``; with ``keep`` (one 0/1 byte per row), only the rows kept."""
         import shutil
 
         from lecturelens.atomic import atomic_open
 
         self._fh.close()
+        dim = self.dim or dim
+        n = self.rows if keep is None else sum(keep)
         with atomic_open(self.path, "wb") as out, open(self.tmp, "rb") as rows:
             np.lib.format.write_array_header_1_0(
                 out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
-                      "fortran_order": False, "shape": (self.rows, self.dim or dim)})
-            shutil.copyfileobj(rows, out, 1 << 20)
+                      "fortran_order": False, "shape": (n, dim)})
+            if keep is None:
+                shutil.copyfileobj(rows, out, 1 << 20)
+            else:
+                # Opted-out students' rows are left out (in chunks: memory stays flat).
+                for a in range(0, self.rows, 16384):
+                    chunk = np.frombuffer(rows.read(16384 * dim * 2), np.float16)
+                    chunk = chunk.reshape(-1, dim)
+                    mask = np.frombuffer(keep[a:a + len(chunk)], np.uint8).astype(bool)
+                    out.write(chunk[mask].tobytes())
         self.tmp.unlink()
 
     def discard(self) -> None:
@@ -155,7 +175,8 @@ def report_dir(video: str | Path, outdir: str | Path, name: str | None = None) -
 
 
 def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None = None,
-            progress: bool = True, name: str | None = None) -> dict:
+            progress: bool = True, name: str | None = None,
+            strict_exclude: bool = True) -> dict:
     """Analyse one recording and write its reports into ``OUTDIR/<video stem>/``.
 
     Writes ``observations.csv`` (one row per face per sampled frame), ``tracks.csv`` (one row
@@ -170,6 +191,8 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         progress: show a progress bar on stderr.
         name: report folder name (default: the video's stem; batches give two recordings
             with one stem distinct names).
+        strict_exclude: an exclusion that matches no student is an error (a batch passes
+            ``False``: a student may be absent from one of its lectures).
 
     Returns:
         The run record (the content of ``run.json``).
@@ -177,6 +200,9 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
     Raises:
         InputError: the file is not a usable video (nothing is written in that case) or
             turns out to be truncated while decoding (``run.json`` says failed).
+        ExclusionError: an exclusion matches no student (no output is written).
+        OutputError: the report folder cannot be written (one line with the fix).
+        FolderBusyError: another run is writing the same report folder.
     """
     config = (config or AnalyzeConfig()).validate()
     started = time.time()
@@ -197,8 +223,15 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         for w in caught:
             print(f"lecturelens: warning: {w.message}", file=sys.stderr)
             roster_warnings.append(str(w.message))
+    exclusions = Exclusions.from_config(config)
+    exclusions.check_photos()
+    if exclusions.faces and config.identity_model.lower() == "none":
+        from lecturelens.errors import ConfigError
+
+        raise ConfigError("--exclude-face needs face identity; drop --identity-model none")
     dest = report_dir(video, outdir, name)
-    dest.mkdir(parents=True, exist_ok=True)
+    lock = _open_folder(dest, exclusions)
+    hidden: list[str] = list(exclusions.names) + list(exclusions.faces)
     record = {
         "status": "running",
         "input": {"path": str(Path(video).resolve()), **{k: v for k, v in info.to_dict().items()
@@ -295,33 +328,54 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
                                      "files": emotion.weights,
                                      "process": ("worker" if hasattr(emotion, "submit")
                                                  else "main")})
+        photos = None
+        if exclusions.faces:
+            from lecturelens.optout import embed_photos
+
+            photos = embed_photos(exclusions.faces, identity, detector)
+
+        def commit(excluded_names=()) -> None:
+            """Called just before the first output file: from here on the previous report
+            must not look complete (report.html goes first) and run.json says running."""
+            from lecturelens.reportdir import clear_derived
+
+            hidden.extend(excluded_names)  # every spelling the opt-out matched
+            clear_derived(dest)
+            write_json(dest / "run.json", _redacted(record, config, hidden))
+            step("analyze commit")
+
         summary = _detect_and_track(info, dest, config, detector, emotion, identity, reader,
-                                    eyes, roster, timings, progress)
+                                    eyes, roster, timings, progress, exclusions=exclusions,
+                                    photos=photos, strict_exclude=strict_exclude,
+                                    on_commit=commit)
+        hidden += summary.pop("_excluded_names", [])
         record.update(summary)
         # The worker's work is done: its memory, core and threads go to the report stage
         # (GIF face checks run MTCNN).
         release_worker()
-        if config.exclude.strip():
-            from lecturelens.report import remove_students
-
-            with timings.stage("write"):
-                removed = remove_students(dest, config.exclude_names())
-            # The opt-out list itself names people: run.json keeps only how many.
-            record["excluded_students"] = len(removed)
-            record["students"] -= len(removed)
-            record["students_named"] = max(0, record["students_named"] - len(removed))
         with timings.stage("report"):
             # run.json must exist for the report stage; it is rewritten below.
-            write_json(dest / "run.json", _redacted(record, config))
+            write_json(dest / "run.json", _redacted(record, config, hidden))
             from lecturelens.report import build_reports
 
+            def ready(rep: dict) -> None:
+                # run.json says ok before report.html appears, so that a report.html always
+                # belongs to a finished run.
+                done = {**record, "status": "ok",
+                        "reports": {k: v for k, v in rep.items() if k != "report_outputs"},
+                        "outputs": record["outputs"] + rep["report_outputs"]}
+                write_json(dest / "run.json", _redacted(done, config, hidden))
+
             record["reports"] = build_reports(dest, config.report_settings(), video=video,
-                                              detector=detector, progress=progress)
+                                              detector=detector, progress=progress,
+                                              on_ready=ready)
         record["outputs"] = record["outputs"] + record["reports"].pop("report_outputs")
         record["status"] = "ok"
     except BaseException as exc:
         record["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        record["error"] = f"{type(exc).__name__}: {exc}"
+        # An exclusion error names the student it could not find: run.json gets it without.
+        record["error"] = (getattr(exc, "redacted", None)
+                           or f"{type(exc).__name__}: {exc}")
         raise
     finally:
         release_worker()
@@ -333,26 +387,74 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
                                    if record["wall_seconds"] > 0}
         record["x_real_time"] = (round(info.duration / record["wall_seconds"], 2)
                                  if record["wall_seconds"] > 0 else None)
-        write_json(dest / "run.json", _redacted(record, config))
-    return _redacted(record, config)
+        try:
+            write_json(dest / "run.json", _redacted(record, config, hidden))
+        except OSError:
+            if record["status"] == "ok":
+                raise
+            # (the error that stopped the run is the one to report, e.g. a read-only folder)
+        finally:
+            lock.release()
+    return _redacted(record, config, hidden)
 
 
-def _redacted(record: dict, config: AnalyzeConfig) -> dict:
-    """The run record without the names of students who opted out."""
-    if not config.exclude.strip():
+def _open_folder(dest: Path, exclusions: Exclusions):
+    """Create and lock the report folder; clean up after killed runs.
+
+    Sweeps their temporary files, finishes an opt-out one of them left half done, and, when
+    this run excludes students, removes them from the previous report at once (its derived
+    outputs go too), so that no report made before the opt-out shows them while this run
+    analyses the recording.
+
+    Returns:
+        The held :class:`~lecturelens.reportdir.FolderLock`.
+    """
+    from lecturelens import optout
+    from lecturelens.reportdir import FolderLock, make_folder, sweep_temps
+
+    lock = FolderLock(make_folder(dest), "analyze").acquire()
+    try:
+        sweep_temps(dest)
+        optout.recover(dest)
+        if exclusions and (dest / "students.csv").is_file() and (dest / "run.json").is_file():
+            try:
+                optout.remove_students(dest, exclusions, strict=False)
+            except optout.ExclusionError:
+                # A previous report without identity embeddings: its faces cannot be
+                # matched, its names can.
+                optout.remove_students(dest, Exclusions(exclusions.names), strict=False)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _redacted(record: dict, config: AnalyzeConfig, names=()) -> dict:
+    """The run record without the names (and photo paths) of students who opted out.
+
+    Args:
+        record: the run record.
+        config: its settings (the opt-out lists become counts).
+        names: every spelling to scrub (the lists themselves, the names they matched).
+    """
+    if not (config.exclude or config.exclude_faces):
         return record
-    out = dict(record)
-    out["config"] = {**record["config"], "exclude": f"({len(config.exclude_names())} names)"}
-    names = set(config.exclude_names())
-    out["command"] = ["(excluded name)" if any(n in a for n in names) else a
-                      for a in record.get("command", [])]
+    from lecturelens.optout import scrub
+
+    names = list(names) + list(config.exclude) + list(config.exclude_faces)
+    out = scrub(record, names)
+    out["config"] = {**record["config"], "exclude": f"({len(config.exclude)} names)",
+                     "exclude_faces": f"({len(config.exclude_faces)} photos)"}
+    out["command"] = redact_argv(record.get("command", []), names)
     return out
 
 
 def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                       detector: FaceDetector, emotion, identity, reader, eyes, roster,
-                      timings: Timings, progress: bool) -> dict:
+                      timings: Timings, progress: bool, exclusions: Exclusions = Exclusions(),
+                      photos=None, strict_exclude: bool = True, on_commit=None) -> dict:
     import csv
+    import tempfile
 
     from tqdm import tqdm
 
@@ -360,9 +462,11 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
 
     classes = emotion.classes if emotion is not None else ()
     worker = hasattr(emotion, "submit")
-    features = FeatureWriter(dest / FEATURES_FILE) if emotion is not None else None
+    features = None  # made inside the try below, so that its temporary file never outlives it
     tracker = Tracker(iou_threshold=config.track_iou, max_gap=config.track_max_gap,
                       max_appearance_change=config.track_max_appearance_change)
+    # Faces that vanish while their tile still shows them: looked away, not gone.
+    hidden = HiddenWatch()
     embedder = None
     if identity is not None:
         from lecturelens.identity import TrackEmbedder
@@ -377,13 +481,21 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
     expected = max(1, math.ceil(info.duration * config.fps))
     n_frames = n_faces = 0
     last_t = 0.0
-    frames = timings.timed_iter("decode", prefetch(iter_frames(info, fps=config.fps)))
+    from lecturelens.rubric import FOLLOW_UP_SECONDS
+
+    # With an eye model, each frame brings a second look half a second later (blinks).
+    frames = timings.timed_iter("decode", prefetch(iter_frames(
+        info, fps=config.fps, follow=FOLLOW_UP_SECONDS if eyes is not None else 0.0)))
     follow = FaceFollower(detector, config.detect_interval)
     # Student ids are known only once every track is seen: rows go to a hidden file first and
-    # into observations.csv (atomically) at the end.
-    rows_tmp = dest / ".observations.rows.tmp"
+    # into observations.csv (atomically) at the end. Its name is unique to this run.
+    fd, tmp_name = tempfile.mkstemp(prefix=".observations.", suffix=".rows.tmp", dir=dest)
+    rows_tmp = Path(tmp_name)
+    dropped = None
     try:
-        with open(rows_tmp, "w", newline="", encoding="utf-8") as raw, \
+        if emotion is not None:
+            features = FeatureWriter(dest / FEATURES_FILE)
+        with open(fd, "w", newline="", encoding="utf-8") as raw, \
                 tqdm(total=expected, unit="frame", desc=Path(info.path).name,
                      disable=not progress, file=sys.stderr, leave=False) as bar:
             obs = csv.writer(raw)
@@ -430,6 +542,7 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                         face.signature = appearance_signature(frame.rgb, face.box)
                     before = tracker.next_id
                     ids = tracker.update(frame.t, faces)
+                    hidden.update(frame.t, frame.rgb, tracker, faces, ids)
                 if names is not None:
                     # Before identity: a label that contradicts its track splits it.
                     with timings.stage("ocr"):
@@ -442,7 +555,7 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                 ears = [None] * len(faces)
                 if eyes is not None:
                     with timings.stage("eyes"):
-                        ears = eyes.ear(frame.rgb, faces)
+                        ears = eyes.ear_pairs(frame, faces)
                 if queued or waiting:
                     # Frames without faces queue too, so that rows stay in frame order.
                     waiting.append((_FrameRef(frame.t, frame.index), ids, faces, ears, queued))
@@ -463,19 +576,38 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
             students, track_student, track_names, absent = _people(
                 tracker, embedder, names, identity, roster, config,
                 t_end=max(last_t + 1.0 / config.fps, info.duration or 0.0))
+            if exclusions:
+                # Opted-out students leave here, before the first output file is written.
+                from lecturelens.optout import drop_students
+
+                dropped = drop_students(
+                    exclusions, students, roster, absent, photos,
+                    identity.same_person_distance if identity is not None else 0.6,
+                    strict=strict_exclude, where=str(info.path))
+                students, roster, absent = dropped.students, dropped.roster, dropped.absent
+        if on_commit is not None:
+            on_commit(sorted(dropped.names) if dropped is not None else ())
+        gone = dropped.tracks if dropped is not None else set()
         with timings.stage("write"):
+            keep = bytearray()
             with atomic_csv(dest / "observations.csv", observation_columns(classes)) as w, \
                     open(rows_tmp, newline="", encoding="utf-8") as fh:
                 for row in csv.reader(fh):
-                    row[3] = track_student.get(int(row[2]), "")
-                    w.writerow(row)
+                    tid = int(row[2])
+                    keep.append(tid not in gone)
+                    if tid not in gone:
+                        row[3] = track_student.get(tid, "")
+                        w.writerow(row)
+            step("analyze observations")
             if features is not None:
-                features.commit(emotion.feature_dim)
+                features.commit(emotion.feature_dim, bytes(keep) if gone else None)
     finally:
         rows_tmp.unlink(missing_ok=True)
         if features is not None:
             features.discard()
-    tracks = tracker.tracks()
+    tracks = [tr for tr in tracker.tracks() if tr.track_id not in gone]
+    from lecturelens.windows import format_intervals
+
     with timings.stage("write"):
         with atomic_csv(dest / "tracks.csv", TRACK_COLUMNS) as w:
             for tr in tracks:
@@ -484,7 +616,8 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                             track_names.get(tr.track_id, ""),
                             f"{tr.first_seen:.3f}", f"{tr.last_seen:.3f}",
                             f"{tr.n_frames / config.fps:.1f}", tr.n_frames]
-                           + [f"{v:.1f}" for v in mb] + [f"{tr.mean_prob:.4f}", tr.n_small])
+                           + [f"{v:.1f}" for v in mb] + [f"{tr.mean_prob:.4f}", tr.n_small,
+                              format_intervals(hidden.intervals(tr.track_id, config.fps))])
         write_students(dest, students, identity.dim if identity is not None else 0)
         if roster is not None:
             with atomic_csv(dest / "roster.csv", ["name", "student_id", "status"]) as w:
@@ -512,6 +645,12 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
     if roster is not None:
         summary["roster_absent"] = absent
         summary["not_on_roster"] = [s.name for s in students if s.on_roster == "no"]
+    if dropped is not None:
+        # The opt-out list itself names people: run.json keeps only how many.
+        summary["excluded_students"] = dropped.people
+        if dropped.unmatched:
+            summary["exclusions_unmatched"] = dropped.unmatched
+        summary["_excluded_names"] = sorted(dropped.names)  # scrubbed from run.json, not kept
     return summary
 
 

@@ -1,6 +1,7 @@
 """Stage 8, report: what a teacher opens. ``windows.csv``, ``group.csv``, the students'
 summary columns, ``timeline.png``, one PNG per student, GIFs and a self-contained
-``report.html``; plus the opt-out that removes a student from every output.
+``report.html``; ``lecturelens report`` applies a late opt-out (:mod:`lecturelens.optout`)
+before it rebuilds them.
 
 Everything here reads the files ``analyze`` wrote, so ``lecturelens report DIR`` rebuilds
 the reports (e.g. with other window settings, a trained engagement model or a late opt-out)
@@ -12,25 +13,27 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from lecturelens.atomic import atomic_csv, atomic_open, write_json
 from lecturelens.errors import InputError
 from lecturelens.gifs import GifSettings, _mmss, select_moments, write_gifs
-from lecturelens.windows import (ENGAGEMENT_WEIGHTS, LEVEL_NAMES, LEVELS, WindowSettings,
+from lecturelens.reportdir import REPORT_HTML, clear_derived, step
+from lecturelens.rubric import describe as describe_rubric
+from lecturelens.windows import (LEVEL_NAMES, LEVELS, SIGNALS, WindowSettings,
                                  compute_windows, engagement_level, read_observations,
                                  read_students, run_info)
 
-WINDOW_SIGNALS = ("present", "frontal", "eyes_open", "expressivity", "steadiness")
+WINDOW_SIGNALS = SIGNALS
 STUDENT_REPORT_COLUMNS = ["dominant_emotion", "mean_engagement", "engagement_level",
                           "share_level_0", "share_level_1", "share_level_2", "share_level_3",
                           "camera_off_share", "windows_ok", "windows_insufficient",
-                          "windows_camera_off", "windows_absent"]
+                          "windows_camera_off", "windows_absent", "windows_looked_away",
+                          "engagement_vs_class"]
 CAUTION = ("Facial expression is not a measure of learning. These figures describe what the "
            "camera saw (faces, head pose, eyes, expressions) and are estimates by models with "
            "known errors and biases. Use them to notice moments worth a second look, never to "
@@ -41,7 +44,8 @@ REBUILD_FIELDS = ("window", "window_overlap", "window_min_share", "engagement_mo
                   "gif_max_per_student", "gif_min_strength", "min_face", "threads")
 #: How far (engagement + valence / 2) must stand from the lecture's median to be marked.
 KEY_MOMENT_MARGIN = 0.05
-STATE_COLOURS = {"camera_off": "#9ab7d3", "absent": "#e6e6e6", "insufficient": "#f3e2a9"}
+STATE_COLOURS = {"camera_off": "#9ab7d3", "absent": "#e6e6e6", "insufficient": "#f3e2a9",
+                 "looked_away": "#f2c6a0"}
 AFFECT_COLOURS = {"positive": "#b9e3b0", "neutral": "#eeeeee", "negative": "#f4b6b0"}
 
 
@@ -62,94 +66,6 @@ def _fmt(v, digits=3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
-# --- opt-out ------------------------------------------------------------------------------
-
-def match_excluded(students: Sequence[dict], names: Sequence[str]) -> list[str]:
-    """Student ids whose name (as read or snapped to the roster) or id matches ``names``."""
-    from lecturelens.people import SAME_NAME, name_similarity
-
-    ids = []
-    for s in students:
-        for n in names:
-            n = n.strip()
-            if not n:
-                continue
-            if n == s["student_id"] or any(
-                    s.get(k) and name_similarity(s[k], n) >= SAME_NAME
-                    for k in ("name", "ocr_name")):
-                ids.append(s["student_id"])
-                break
-    return ids
-
-
-def remove_students(dest: str | Path, names: Sequence[str]) -> list[str]:
-    """Remove the students matching ``names`` from every file of a report.
-
-    Rewrites (atomically) ``observations.csv`` with ``emotion_features.npy``, ``tracks.csv``,
-    ``students.csv`` with ``student_embeddings.npy`` and ``roster.csv``, and deletes their GIF
-    folders; the derived reports must be rebuilt afterwards (:func:`build_reports`).
-
-    Returns:
-        The removed student ids.
-    """
-    dest = Path(dest)
-    with open(dest / "students.csv", newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols, students = reader.fieldnames or [], list(reader)
-    ids = set(match_excluded(students, names))
-    if not ids:
-        return []
-    keep_students = [i for i, s in enumerate(students) if s["student_id"] not in ids]
-    with atomic_csv(dest / "students.csv", cols) as w:
-        for i in keep_students:
-            w.writerow([students[i][c] for c in cols])
-    emb_path = dest / "student_embeddings.npy"
-    if emb_path.is_file():
-        emb = np.load(emb_path)
-        with atomic_open(emb_path, "wb") as fh:
-            np.save(fh, emb[keep_students])
-    excluded_tracks = {t for s in students if s["student_id"] in ids
-                       for t in s.get("tracks", "").split()}
-    _filter_csv(dest / "tracks.csv", lambda r: r["student_id"] not in ids)
-    keep_obs = _filter_csv(dest / "observations.csv",
-                           lambda r: r["student_id"] not in ids
-                           and r["track_id"] not in excluded_tracks)
-    feat = dest / "emotion_features.npy"
-    if feat.is_file() and keep_obs is not None:
-        x = np.load(feat, mmap_mode="r")
-        kept = np.asarray(x[np.asarray(keep_obs, dtype=np.int64)])
-        del x
-        with atomic_open(feat, "wb") as fh:
-            np.save(fh, kept)
-    removed_names = {s["name"] for s in students if s["student_id"] in ids}
-    _filter_csv(dest / "roster.csv", lambda r: r["student_id"] not in ids
-                and r["name"] not in removed_names)
-    for folder in (dest / "gifs").glob("*"):
-        if folder.is_dir() and folder.name.split("_", 1)[0] in ids:
-            shutil.rmtree(folder)
-    for sid in ids:
-        (dest / "students" / f"{sid}.png").unlink(missing_ok=True)
-    return sorted(ids)
-
-
-def _filter_csv(path: Path, keep) -> list[int] | None:
-    """Rewrite a CSV keeping the rows for which ``keep(row)``; the kept row indices."""
-    if not path.is_file():
-        return None
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols = reader.fieldnames or []
-        kept, rows = [], []
-        for i, r in enumerate(reader):
-            if keep(r):
-                kept.append(i)
-                rows.append(r)
-    with atomic_csv(path, cols) as w:
-        for r in rows:
-            w.writerow([r[c] for c in cols])
-    return kept
-
-
 # --- tables -------------------------------------------------------------------------------
 
 def window_columns(classes: Sequence[str]) -> list[str]:
@@ -164,7 +80,7 @@ def window_columns(classes: Sequence[str]) -> list[str]:
 GROUP_COLUMNS = ["start", "end", "group_affect", "score_positive", "score_neutral",
                  "score_negative", "mean_valence", "valence_spread", "students_visible",
                  "students_camera_off", "students_absent", "students_insufficient",
-                 "mean_engagement"]
+                 "mean_engagement", "students_looked_away"]
 
 
 def _write_tables(dest: Path, res) -> None:
@@ -192,7 +108,7 @@ def _write_tables(dest: Path, res) -> None:
                        + [_fmt(g.get("mean_valence")), _fmt(g.get("valence_spread")),
                           g["students_visible"], g["students_camera_off"],
                           g["students_absent"], g["students_insufficient"],
-                          _fmt(g.get("mean_engagement"))])
+                          _fmt(g.get("mean_engagement")), g.get("students_looked_away", 0)])
     for name, arr in (("window_features.npy", res.descriptors),
                       ("group_features.npy", res.group_descriptors)):
         with atomic_open(dest / name, "wb") as fh:
@@ -200,18 +116,18 @@ def _write_tables(dest: Path, res) -> None:
 
 
 def student_summaries(res) -> dict[str, dict]:
-    """Per student: dominant emotion, mean engagement, share of ok windows per level."""
+    """Per student: dominant emotion, mean engagement, share of judged windows per level
+    (``ok`` and ``looked_away``), and how they compare with the class in this lecture."""
     out: dict[str, dict] = {}
     for r in res.rows:
         s = out.setdefault(r["student_id"], {"name": r["name"], "probs": [], "eng": [],
                                              "levels": [0, 0, 0, 0], "states": {}})
         s["states"][r["state"]] = s["states"].get(r["state"], 0) + 1
-        if r["state"] == "ok":
-            if r.get("probs") is not None:
-                s["probs"].append(r["probs"])
-            if r.get("engagement") == r.get("engagement"):
-                s["eng"].append(r["engagement"])
-                s["levels"][r["level"]] += 1
+        if r["state"] == "ok" and r.get("probs") is not None:
+            s["probs"].append(r["probs"])
+        if r.get("level") is not None and r.get("engagement") == r.get("engagement"):
+            s["eng"].append(r["engagement"])
+            s["levels"][r["level"]] += 1
     for s in out.values():
         mp = np.mean(s["probs"], axis=0) if s["probs"] else None
         s["dominant_emotion"] = res.classes[int(np.argmax(mp))] if mp is not None else ""
@@ -219,6 +135,12 @@ def student_summaries(res) -> dict[str, dict]:
         s["mean_engagement"] = float(np.mean(s["eng"])) if s["eng"] else float("nan")
         n = sum(s["levels"])
         s["level_shares"] = [c / n if n else float("nan") for c in s["levels"]]
+    from lecturelens.rubric import relative_to_class
+
+    rel = relative_to_class({k: s["mean_engagement"] for k, s in out.items()})
+    for k, s in out.items():
+        s["vs_class"] = rel.get(k, {}).get("vs_class", float("nan"))
+        s["far_below"] = rel.get(k, {}).get("far_below", False)
     return out
 
 
@@ -239,8 +161,9 @@ def _update_students_csv(dest: Path, summaries: dict, duration: float) -> list[d
                           else LEVEL_NAMES[engagement_level(lvl)]})
                 for k in range(4):
                     r[f"share_level_{k}"] = _fmt(s["level_shares"][k])
-                for st in ("ok", "insufficient", "camera_off", "absent"):
+                for st in ("ok", "insufficient", "camera_off", "absent", "looked_away"):
                     r[f"windows_{st}"] = s["states"].get(st, 0)
+                r["engagement_vs_class"] = _fmt(s["vs_class"])
             off = float(r.get("seconds_camera_off") or 0)
             r["camera_off_share"] = _fmt(off / duration if duration > 0 else float("nan"))
             w.writerow([r.get(c, "") for c in cols])
@@ -464,8 +387,9 @@ def _provenance(run: dict, settings: ReportSettings) -> list[tuple[str, str, str
         rows.append((m["name"], m.get("task", ""), e.origin if e else m.get("version", ""),
                      (e.licence if e else "") + (f" ({sha})" if sha else "")))
     rows.append(("engagement", "windows",
-                 settings.engagement_model or "LectureLens' transparent default: weighted "
-                 "mean of " + ", ".join(f"{k} {w:g}" for k, w in ENGAGEMENT_WEIGHTS.items()),
+                 settings.engagement_model or "LectureLens' rubric: levels from the shares "
+                 "of each window spent attending (head toward the screen, eyes open), with "
+                 "eyes closed, head down and looking away (see How to read this)",
                  "not trained on engagement labels" if not settings.engagement_model
                  else "user-trained ridge regression (see its card)"))
     rows.append(("group affect", "windows",
@@ -513,18 +437,29 @@ in {100 * counts['neutral'] / n:.0f} %, negative in {100 * counts['negative'] / 
                      f'src="{_data_uri(dest / "timeline.png", "image/png")}">')
     parts.append("""<h2>Students</h2><table><tr><th>id</th><th>name</th><th>visible (s)</th>
 <th>camera off</th><th>dominant emotion</th><th>mean engagement</th>
-<th>disengaged / barely / engaged / highly</th></tr>""")
+<th>very low / low / high / very high</th>
+<th>vs class, this lecture (relative)</th></tr>""")
     for s in students:
         sm = summaries.get(s["student_id"], {})
         shares = sm.get("level_shares", [float("nan")] * 4)
         shares_txt = " / ".join("-" if x != x else f"{100 * x:.0f}%" for x in shares)
         eng = sm.get("mean_engagement", float("nan"))
+        rel = sm.get("vs_class", float("nan"))
+        rel_txt = "" if rel != rel else f"{rel:+.2f}" + (
+            ' <b>far below</b>' if sm.get("far_below") else "")
         parts.append(f"<tr><td>{e(s['student_id'])}</td><td>{e(s['name'])}</td>"
                      f"<td>{e(s['seconds_visible'])}</td>"
                      f"<td>{_percent(s.get('camera_off_share'))}</td>"
                      f"<td>{e(sm.get('dominant_emotion', ''))}</td>"
-                     f"<td>{'' if eng != eng else f'{eng:.2f}'}</td><td>{shares_txt}</td></tr>")
+                     f"<td>{'' if eng != eng else f'{eng:.2f}'}</td><td>{shares_txt}</td>"
+                     f"<td>{rel_txt}</td></tr>")
     parts.append("</table>")
+    far = [s for s in students if summaries.get(s["student_id"], {}).get("far_below")]
+    parts.append("<p><b>Relative view</b> (this lecture only, compared with this class): "
+                 + (", ".join(e(s["name"]) for s in far) + " stood far below the class's "
+                    "median engagement" if far else "nobody stood far below the class")
+                 + ". Relative means just that: a whole class can be low or high together, "
+                 "and one lecture says nothing about a student in general.</p>")
     by_student: dict[str, list[dict]] = {}
     for gif in gifs:
         by_student.setdefault(gif["student_id"], []).append(gif)
@@ -545,19 +480,24 @@ in {100 * counts['neutral'] / n:.0f} %, negative in {100 * counts['negative'] / 
                 + "</div>")
         parts.append("</div>")
     parts.append("""<h2>How to read this</h2><ul>
-<li><b>Engagement</b> (0-1, the seed paper's levels: 0 disengaged, 0.33 barely, 0.66 engaged,
-1 highly engaged) combines signals shown per window in windows.csv: face present, frontal
-head pose, eyes open, expressivity (variation of the emotion features), steadiness (little
-head motion).</li>
-<li><b>Camera off</b> and <b>absent</b> windows are not counted as disengaged; windows with
-too few usable faces are marked <i>insufficient</i> instead of guessed.</li>
+<li><b>Engagement levels</b> (the seed paper's 0, 0.33, 0.66, 1) follow a rubric in terms a
+camera sees; windows.csv gives each window's shares of time attending (head toward the
+screen, eyes open), with eyes closed, head down and looked away:<ul>"""
+                 + "".join(f"<li>{e(line)}</li>" for line in describe_rubric())
+                 + """</ul>The engagement number (0-1) sits inside its level's band and ranks
+windows within it.</li>
+<li><b>Looked away</b> windows: the face vanished inside its tile (turned beyond what the
+detector finds) while its tile kept showing the student; they get a level too (very low
+or low). <b>Camera off</b> and
+<b>absent</b> (not there, or gone from the meeting) windows are not counted as disengaged;
+windows with too few usable faces are marked <i>insufficient</i> instead of guessed.</li>
 <li><b>Group affect</b> comes from the mean valence of the visible students' emotions.</li>
 </ul><h2>Models and their provenance</h2><table><tr><th>model</th><th>task</th>
 <th>source</th><th>licence / checksum</th></tr>""")
     for row in _provenance(run, settings):
         parts.append("<tr>" + "".join(f"<td>{e(str(x))}</td>" for x in row) + "</tr>")
     parts.append("</table></body></html>\n")
-    with atomic_open(dest / "report.html", "w", encoding="utf-8") as fh:
+    with atomic_open(dest / REPORT_HTML, "w", encoding="utf-8") as fh:
         fh.write("\n".join(parts))
 
 
@@ -565,8 +505,14 @@ too few usable faces are marked <i>insufficient</i> instead of guessed.</li>
 
 def build_reports(dest: str | Path, settings: ReportSettings | None = None,
                   video: str | Path | None = None, detector=None,
-                  progress: bool = False) -> dict:
+                  progress: bool = False,
+                  on_ready: Callable[[dict], None] | None = None) -> dict:
     """Windows, group affect, plots, GIFs and the HTML page of one analysed recording.
+
+    Nothing is written until everything that can fail on the inputs has been checked (the
+    windows are computed and the recording found); then the previous outputs go,
+    ``report.html`` first, and the new ones are written, ``report.html`` last: a folder with
+    a ``report.html`` is always a complete report (see :mod:`lecturelens.reportdir`).
 
     Args:
         dest: the report folder written by ``analyze``.
@@ -574,6 +520,8 @@ def build_reports(dest: str | Path, settings: ReportSettings | None = None,
         video: the recording (for GIFs); default: the path in ``run.json``.
         detector: a face detector used to keep other faces out of GIFs (optional).
         progress: progress bars on stderr.
+        on_ready: called with the summary once every other output is written, before
+            ``report.html`` (callers write run.json's final status there).
 
     Returns:
         Summary for ``run.json``: files written, windows, GIFs.
@@ -594,13 +542,21 @@ def build_reports(dest: str | Path, settings: ReportSettings | None = None,
                  else None)
     res = compute_windows(obs, students, duration, fps, settings.windows,
                           engagement_model=eng_model, group_model=grp_model)
+    chosen = select_moments(res.rows, settings.gifs)
+    if chosen:
+        video = Path(video or run.get("input", {}).get("path", ""))
+        if not video.is_file():
+            raise InputError(f"{video}: the recording is needed for GIFs; pass it, or use "
+                             "--gifs none")
+    # Stale outputs (an earlier run, an opt-out) must not survive a rebuild, and a half
+    # rebuilt folder must not look complete: report.html goes first.
+    clear_derived(dest)
     _write_tables(dest, res)
+    step("report tables")
     summaries = student_summaries(res)
     student_rows = _update_students_csv(dest, summaries, duration)
     written = ["windows.csv", "group.csv", "window_features.npy", "group_features.npy"]
     moments = {"engaging": [], "difficult": []}
-    # Stale per-student plots (an earlier run, an opt-out) must not survive a rebuild.
-    shutil.rmtree(dest / "students", ignore_errors=True)
     if settings.plots:
         moments = plot_timeline(res, dest / "timeline.png",
                                 f"{Path(run.get('input', {}).get('path', dest.name)).name}")
@@ -609,18 +565,13 @@ def build_reports(dest: str | Path, settings: ReportSettings | None = None,
             plot_student(res, s["student_id"], s["name"], dest / "students" /
                          f"{s['student_id']}.png", duration)
         written.append("students/")
+    step("report plots")
     gifs: list[dict] = []
-    chosen = select_moments(res.rows, settings.gifs)
-    # Stale clips (an earlier run, an opt-out) must not survive a rebuild.
-    shutil.rmtree(dest / "gifs", ignore_errors=True)
     if chosen:
-        video = Path(video or run.get("input", {}).get("path", ""))
-        if not video.is_file():
-            raise InputError(f"{video}: the recording is needed for GIFs; pass it, or use "
-                             "--gifs none")
         gifs = write_gifs(video, dest, obs, chosen, fps, settings.gifs, detector=detector,
                           progress=progress)
         written.append("gifs/")
+    step("report gifs")
     with atomic_csv(dest / "gifs.csv", ["student_id", "name", "emotion", "strength", "t",
                                         "start", "end", "path", "crop"]) as w:
         for gif in gifs:
@@ -628,20 +579,29 @@ def build_reports(dest: str | Path, settings: ReportSettings | None = None,
                         for k in ("student_id", "name", "emotion", "strength", "t", "start",
                                   "end", "path", "crop")])
     written.append("gifs.csv")
-    write_html(dest, res, run, summaries, student_rows, gifs, moments, settings, duration)
-    written.append("report.html")
+    written.append(REPORT_HTML)
     states = {}
     for r in res.rows:
         states[r["state"]] = states.get(r["state"], 0) + 1
-    return {"windows": len(res.group_rows), "student_windows": states, "gifs": len(gifs),
-            "report_outputs": written,
-            "engagement_model": settings.engagement_model or "default",
-            "group_affect_model": settings.group_affect_model or "default"}
+    summary = {"windows": len(res.group_rows), "student_windows": states, "gifs": len(gifs),
+               "report_outputs": written,
+               "engagement_model": settings.engagement_model or "default",
+               "group_affect_model": settings.group_affect_model or "default"}
+    if on_ready is not None:
+        on_ready(summary)
+    step("report run.json")
+    write_html(dest, res, run, summaries, student_rows, gifs, moments, settings, duration)
+    step("report html")
+    return summary
 
 
 def rebuild(dest: str | Path, config, video: str | Path | None = None,
             progress: bool = False) -> dict:
     """``lecturelens report``: apply an opt-out, then rebuild the reports of ``dest``.
+
+    Holds the folder's lock throughout; first finishes an opt-out that a kill interrupted,
+    then removes the students ``config`` excludes from every file (:mod:`lecturelens.optout`),
+    and only then rebuilds.
 
     Args:
         dest: the report folder.
@@ -651,29 +611,52 @@ def rebuild(dest: str | Path, config, video: str | Path | None = None,
         progress: progress bars on stderr.
 
     Returns:
-        The report summary (also merged into ``run.json``).
-    """
-    dest = Path(dest)
-    run = run_info(dest)
-    if run.get("status") != "ok":
-        raise InputError(f"{dest}: its analysis did not finish (status "
-                         f"{run.get('status')!r}); run `lecturelens analyze` again")
-    removed = remove_students(dest, config.exclude_names()) if config.exclude.strip() else []
-    detector = None
-    if config.gifs != "none":
-        from lecturelens.detect import FaceDetector
+        The report summary (also merged into ``run.json``); ``excluded_students`` when this
+        call removed some.
 
-        detector = FaceDetector(min_face=config.min_face, threads=config.threads)
-    summary = build_reports(dest, config.report_settings(), video=video, detector=detector,
-                            progress=progress)
+    Raises:
+        ExclusionError: an exclusion that means nobody (nothing is changed then).
+        FolderBusyError: another run is writing the folder.
+    """
+    from lecturelens import optout
+    from lecturelens.reportdir import FolderLock, sweep_temps
+
+    dest = Path(dest)
+    exclusions = optout.Exclusions.from_config(config)
+    exclusions.check_photos()
+    run_info(dest)  # a folder that is no report: its own error, before any lock file
+    with FolderLock(dest, "report"):
+        sweep_temps(dest)
+        finished = optout.recover(dest)
+        run = run_info(dest)
+        if run.get("status") != "ok":
+            # (no analysis runs now: this process holds the folder's lock)
+            raise InputError(f"{dest}: its analysis did not finish (status "
+                             f"{run.get('status')!r}, so it was stopped or failed); run "
+                             "`lecturelens analyze` again")
+        removed = 0
+        if exclusions:
+            removed = optout.remove_students(dest, exclusions, strict=True,
+                                             finished=finished).people
+        detector = None
+        if config.gifs != "none":
+            from lecturelens.detect import FaceDetector
+
+            detector = FaceDetector(min_face=config.min_face, threads=config.threads)
+
+        def ready(summary: dict) -> None:
+            record = run_info(dest)  # as the opt-out left it
+            record["reports"] = {k: v for k, v in summary.items() if k != "report_outputs"}
+            write_json(dest / "run.json", record)
+
+        summary = build_reports(dest, config.report_settings(), video=video,
+                                detector=detector, progress=progress, on_ready=ready)
+        optout.forget(dest)
     summary.pop("report_outputs")
-    run["reports"] = summary
     if removed:
-        run["excluded_students"] = run.get("excluded_students", 0) + len(removed)
-        summary["excluded_students"] = len(removed)
-    write_json(dest / "run.json", run)
+        summary["excluded_students"] = removed
     return summary
 
 
-__all__ = ["ReportSettings", "build_reports", "remove_students", "match_excluded",
-           "key_moments", "plot_timeline", "plot_student", "write_html"]
+__all__ = ["ReportSettings", "build_reports", "rebuild", "key_moments", "plot_timeline",
+           "plot_student", "write_html"]

@@ -44,7 +44,7 @@ def test_report_files_and_their_content(astro_report, astronaut_gallery, check_g
     assert len(windows) == 4 and all(w["state"] == "ok" for w in windows)
     for w in windows:
         assert 0 <= float(w["engagement"]) <= 1 and w["level"] in ("0.0", "0.33", "0.66", "1.0")
-        assert float(w["present"]) == 1.0 and float(w["eyes_open"]) >= 0.5
+        assert float(w["face_visible"]) == 1.0 and float(w["attending"]) >= 0.5
     group = _rows(dest / "group.csv")
     assert list(group[0]) == GROUP_COLUMNS and len(group) == 1
     assert group[0]["students_visible"] == "4"
@@ -100,15 +100,74 @@ def _assert_removed(dest, gone, remaining):
 
 def test_analyze_with_exclude(tmp_path, astronaut_gallery):
     truth = load_truth(astronaut_gallery)
-    name = truth["people"][2]["name"]
+    names = [p["name"] for p in truth["people"]]
+    name = names[2]
+    # A roster with a case-only duplicate, a NUL byte and an absent student who opted out.
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name\n" + "\n".join(names) + "\nFarid Haddad\nfarid HADDAD\nZo\x00e Kim\n",
+                      encoding="utf-8")
     record = analyze(astronaut_gallery, tmp_path,
-                     AnalyzeConfig(fps=1.0, window=5.0, exclude=f"{name}, Nobody Here",
-                                   identity_model="none", gifs="all"), progress=False)
+                     AnalyzeConfig(fps=1.0, window=5.0, exclude=(name, "Farid Haddad"),
+                                   identity_model="none", gifs="all", roster=str(roster)),
+                     progress=False)
     dest = tmp_path / "astro_2x2"
-    assert record["excluded_students"] == 1 and record["students"] == 3
+    assert record["excluded_students"] == 2 and record["students"] == 3
     run = json.loads((dest / "run.json").read_text())
     assert run["config"]["exclude"] == "(2 names)"
+    assert run["roster_absent"] == ["Zoe Kim"]  # cleaned, once, and without Farid
+    assert [r["name"] for r in _rows(dest / "roster.csv")] == \
+        [n for n in names if n != name] + ["Zoe Kim"]
     _assert_removed(dest, {"student_id": "none", "name": name}, remaining=3)
+    for f in dest.rglob("*"):
+        assert "Farid" not in f.name and "\x00" not in f.name
+        if f.suffix in (".csv", ".json"):
+            assert "Farid" not in f.read_text(encoding="utf-8") and "\x00" not in f.read_text()
+
+
+def test_analyze_exclusion_that_matches_nobody_writes_nothing(tmp_path, astronaut_gallery):
+    from lecturelens.optout import ExclusionError
+
+    with pytest.raises(ExclusionError, match="'Benjamin Okafr' matches no student.*did you "
+                                             "mean 'Ben Okafor'"):
+        analyze(astronaut_gallery, tmp_path,
+                AnalyzeConfig(fps=1.0, exclude=("Benjamin Okafr",), gifs="none"),
+                progress=False)
+    dest = tmp_path / "astro_2x2"
+    assert sorted(p.name for p in dest.iterdir()) == ["run.json"]
+    run = json.loads((dest / "run.json").read_text())
+    assert run["status"] == "failed" and "matched no student" in run["error"]
+    assert "Okaf" not in json.dumps(run)
+
+
+def test_report_opt_out_by_name_in_either_order_by_id_and_by_photo(tmp_path, astro_report,
+                                                                  astronaut_gallery):
+    import cv2
+
+    dest = tmp_path / "astro_2x2"
+    shutil.copytree(astro_report, dest)
+    students = _rows(dest / "students.csv")
+    first, last = students[1]["name"].split(" ", 1)
+    r = CliRunner().invoke(cli, ["report", str(dest), "-q", "--gifs", "none",
+                                 "--exclude", f"{last}, {first}", "--exclude", "s04"])
+    assert r.exit_code == 0, r.output
+    assert [s["student_id"] for s in _rows(dest / "students.csv")] == ["S01", "S03"]
+    assert json.loads((dest / "run.json").read_text())["excluded_students"] == 2
+    # A photo of a face nobody has: an error naming it; a photo without a face: too.
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
+    r = CliRunner().invoke(cli, ["report", str(dest), "-q", "--exclude-face", str(blank)])
+    assert r.exit_code == 2 and "no face found" in r.output, r.output
+    # The astronaut's face (every tile shows her) is matched with the run's identity model.
+    cap = cv2.VideoCapture(str(astronaut_gallery))
+    ok, frame = cap.read()
+    cap.release()
+    photo = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(photo), frame[:180, :320])
+    r = CliRunner().invoke(cli, ["report", str(dest), "-q", "--gifs", "none",
+                                 "--exclude-face", str(photo)])
+    assert r.exit_code == 0, r.output
+    assert _rows(dest / "students.csv") == [] and (dest / "report.html").is_file()
+    assert json.loads((dest / "run.json").read_text())["excluded_students"] == 4
 
 
 def test_key_moments_are_apart_and_on_the_right_side_of_the_median():
