@@ -30,7 +30,7 @@ from lecturelens.detect import Face
 from lecturelens.errors import LectureLensError
 from lecturelens.people import DIFFERENT_NAME, CameraOffLog, NameVotes, name_similarity
 from lecturelens.scripts import installed_tesseract_languages as tesseract_languages
-from lecturelens.scripts import tidy_ocr_text
+from lecturelens.scripts import name_scripts, tidy_ocr_text
 
 
 @dataclass
@@ -124,13 +124,6 @@ def _merge_words(boxes: list[list[int]]) -> list[list[int]]:
                 out.append(b)
         merged = out
     return merged
-
-
-def layout_key(labels: Sequence[Label], quantum: int = 16) -> frozenset:
-    """A hashable summary of where the labels are and how long their text is; it changes
-    when the gallery changes, including a reshuffle that keeps every tile in place."""
-    return frozenset((lb.box[0] // quantum, lb.box[3] // quantum,
-                      (lb.box[2] - lb.box[0]) // quantum) for lb in labels)
 
 
 _BRACKETED = re.compile(r"[(\[{][^()\[\]{}]*[)\]}]")
@@ -264,7 +257,10 @@ class NameReader:
                                    f"{', '.join(OCR_ENGINES)}")
         self.tess = TesseractPage("eng")  # checks Tesseract before its languages
         self.version = self.tess.version
-        self.lang, self.warnings = _resolve_lang(lang, roster)
+        from lecturelens.scripts import resolve_ocr_languages
+
+        installed = tesseract_languages()  # one `tesseract --list-langs` for both uses
+        self.lang, self.warnings = resolve_ocr_languages(lang, roster, installed)
         self.tess.lang = self.lang
         # Under auto, labels the main languages read badly are read once more with every
         # installed non-Latin language (one more process, for those labels only): a class
@@ -275,7 +271,7 @@ class NameReader:
             from lecturelens.scripts import SCRIPT_LANGS, tesseract_langs_for
 
             others = [lg for lg in tesseract_langs_for(set(SCRIPT_LANGS) - {"latin"},
-                                                       tesseract_languages())
+                                                       installed)
                       if lg not in self.lang.split("+")]
             # One page per language: in one multi-language page Tesseract's choice of
             # language for a word depends on the rest of the page (김민준 read as "aag").
@@ -416,13 +412,6 @@ def _consistent(pp_text: str, tess_text: str) -> bool:
         merge_letters(respace(pp_text), tess_text) == tess_text
 
 
-def _resolve_lang(lang: str, roster: Sequence[str] | None) -> tuple[str, list[str]]:
-    """Tesseract languages for ``lang`` (``auto`` or ``+``-joined codes) and warnings."""
-    from lecturelens.scripts import resolve_ocr_languages
-
-    return resolve_ocr_languages(lang, roster, tesseract_languages())
-
-
 def attach_labels(labels: Sequence[Label], faces: Sequence[Face]
                   ) -> tuple[dict[int, Label], list[Label]]:
     """Give each label to the face of its tile.
@@ -464,10 +453,6 @@ def attach_labels(labels: Sequence[Label], faces: Sequence[Face]
     return by_face, [lb for li, lb in enumerate(labels) if li not in used]
 
 
-_CJK_LETTER = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af\u3400-\u4dbf"
-                         "\u4e00-\u9fff]")
-
-
 def camera_off_names(orphans: Sequence[Label], attached: Sequence[Label], rgb: np.ndarray
                      ) -> list[Label]:
     """The face-less labels that are names of camera-off tiles, not the app's chrome.
@@ -493,7 +478,7 @@ def camera_off_names(orphans: Sequence[Label], attached: Sequence[Label], rgb: n
             continue
         # Initials in a circle (Teams, Meet) are one or two Latin letters; a Korean or
         # Chinese name can be two syllables.
-        syllabic = bool(_CJK_LETTER.search(lb.text))
+        syllabic = bool(name_scripts(lb.text) & {"hangul", "han", "kana"})
         if sum(ch.isalpha() for ch in lb.text) < (2 if syllabic else 3):
             continue
         crop = gray[y1:y2, x1:x2]

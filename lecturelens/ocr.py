@@ -59,15 +59,6 @@ def respace(text: str) -> str:
     return _CAMEL.sub(" ", text)
 
 
-def _has_script(text: str, *prefixes: str) -> bool:
-    for ch in text:
-        if ch.isalpha():
-            name = unicodedata.name(ch, "")
-            if any(name.startswith(p) for p in prefixes):
-                return True
-    return False
-
-
 def _latin_or_han_only(text: str) -> bool:
     """Every letter is Latin or a CJK ideograph: PP-OCR's alphabet."""
     return all(not ch.isalpha() or unicodedata.name(ch, "").startswith(("LATIN", "CJK"))

@@ -79,7 +79,8 @@ PEOPLE_TRUTH = {
 def _write_people_report(dest: Path, faces: list[tuple], students: list[tuple]) -> Path:
     """A report folder with ``observations.csv`` (faces: ``(t, track_id, student_id, tile
     x offset)``, a 40 px face in the middle of the tile) and ``students.csv``
-    (``(student_id, name)``)."""
+    (``(student_id, name)`` or ``(student_id, name, ocr_name)``; without it the name is
+    what was read)."""
     import csv
 
     dest.mkdir(parents=True, exist_ok=True)
@@ -93,8 +94,9 @@ def _write_people_report(dest: Path, faces: list[tuple], students: list[tuple]) 
         w.writerow(["student_id", "name", "name_confidence", "ocr_name", "on_roster",
                     "seconds_visible", "seconds_camera_off", "first_seen", "last_seen",
                     "tracks_merged", "tracks"])
-        for sid, name in students:
-            w.writerow([sid, name, "0.900", name, "", "10.0", "0.0", "0.000", "9.000", 1, ""])
+        for sid, name, *ocr in students:
+            w.writerow([sid, name, "0.900", ocr[0] if ocr else name, "", "10.0", "0.0",
+                        "0.000", "9.000", 1, ""])
     return dest
 
 

@@ -204,23 +204,6 @@ NAMES_TRUTH = {
 }
 
 
-def _names_report(dest: Path, faces: list[tuple], students: list[tuple]) -> Path:
-    """observations.csv (``(t, track, student_id, tile x)``: a 40 px face mid-tile) and
-    students.csv (``(student_id, name, ocr_name)``)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    with open(dest / "observations.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["t", "frame", "track_id", "student_id", "x1", "y1", "x2", "y2"])
-        for t, tid, sid, x in faces:
-            w.writerow([f"{t:.3f}", int(t), tid, sid, x + 30, 30, x + 70, 70])
-    with open(dest / "students.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["student_id", "name", "name_confidence", "ocr_name", "on_roster"])
-        for sid, name, ocr in students:
-            w.writerow([sid, name, "0.9", ocr, ""])
-    return dest
-
-
 @pytest.mark.parametrize("a, b", [
     ("20200759 Lee Min", "Lee Min"), ("Kim(20200756)", "kim"), ("Ana García", "ana garcia"),
     ("Ben Okafor (Host)", "BenOkafor"), ("Nguyễn Thị Ph...", "Nguyen Thi Ph"),
@@ -245,10 +228,10 @@ def test_printed_labels_seconds_per_text():
     assert printed_labels(old) == {"x": {"Xu Ming": 2.0}}
 
 
-def test_evaluate_names_exact_close_and_camera_off(tmp_path):
+def test_evaluate_names_exact_close_and_camera_off(tmp_path, write_people_report):
     faces = [(float(t), 1, "S01" if t != 3 else "S09", 0) for t in range(10)]  # majority S01
     faces += [(float(t), 2, "S02", 110) for t in range(10)]
-    report = _names_report(tmp_path / "r", faces, [
+    report = write_people_report(tmp_path / "r", faces, [
         ("S01", "Ana García", "20200759 Ana G..."),   # read as printed (the cut version)
         ("S02", "Ben Okafor", "Ben 0kafor"),           # misread (0 for O), then snapped
         ("S03", "Lea Dubois", "Lea Dubois"),           # camera off: close, name not exact
@@ -274,10 +257,10 @@ def test_evaluate_names_exact_close_and_camera_off(tmp_path):
                             {"non_names": ["Speaker View", "Leave"]}) == ["Soeaker Vew"]
 
 
-def test_evaluate_names_decorations_removed_and_nothing_found(tmp_path):
+def test_evaluate_names_decorations_removed_and_nothing_found(tmp_path, write_people_report):
     faces = [(float(t), 1, "S01", 0) for t in range(10)]
     faces += [(float(t), 2, "S02", 110) for t in range(10)]
-    report = _names_report(tmp_path / "r", faces, [
+    report = write_people_report(tmp_path / "r", faces, [
         ("S01", "Ana García", "Ana García"),  # ID dropped by the reader: close, name exact
         ("S02", "Ben Okafor", "Ben Okafor (Host)")])
     ev = evaluate_names(report, NAMES_TRUTH)
