@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 DEMO_VIDEO := sample_videos/gallery_3x4.mp4
 
-.PHONY: install system-deps test test-fast demo sample bench clean
+.PHONY: install system-deps test test-fast demo sample bench wheel clean
 
 install: system-deps $(VENV)/.installed
 
@@ -71,5 +71,10 @@ demo: sample
 bench: install
 	$(PY) bench/speed.py
 
+# An installable wheel in dist/: the package with its default weights and their model card
+# (package data, see setup.cfg); `pip install dist/lecturelens-*.whl` needs no checkout.
+wheel: install
+	$(PIP) wheel -q --no-deps --no-build-isolation -w dist .
+
 clean:
-	rm -rf reports sample_videos/*.mp4 sample_videos/*.json .pytest_cache
+	rm -rf reports sample_videos/*.mp4 sample_videos/*.json .pytest_cache build dist

@@ -20,7 +20,7 @@ import numpy as np
 def face_crops(size: int, n: int = 25) -> tuple[np.ndarray, str]:
     import cv2
 
-    from lecturelens.compose import face_videos
+    from lecturelens.dev.compose import face_videos
     from lecturelens.detect import FaceDetector
     from lecturelens.emotion.align import crop_faces
 
@@ -44,7 +44,7 @@ def main() -> None:
     p.add_argument("--model", default="lensnet-fer")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=40)
-    from lecturelens.emotion.quant import PRECISIONS
+    from lecturelens.config import EMOTION_PRECISIONS as PRECISIONS
 
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
     a = p.parse_args()

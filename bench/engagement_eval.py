@@ -48,10 +48,11 @@ NAMES = ["Ana García", "Ben Okafor", "Chloé Martin", "Dmitri Ivanov"]
 
 def labelled_frames(folder: Path) -> list[tuple[str, Path]]:
     """``(label, path)`` of every image under ``folder/<label>/``, sorted."""
+    from lecturelens.emotion.data import is_image_file
+
     out = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        out += [(sub.name, p) for p in sorted(sub.iterdir())
-                if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
+        out += [(sub.name, p) for p in sorted(sub.iterdir()) if is_image_file(p)]
     return out
 
 
@@ -66,7 +67,7 @@ def compose(paths: list[Path], width: int, height: int, quality: int = 80) -> np
     """One gallery frame (RGB): each image fitted in its tile with a name label."""
     import cv2
 
-    from lecturelens.compose import BACKGROUND, _render_tile
+    from lecturelens.dev.compose import BACKGROUND, _render_tile
 
     frame = np.empty((height, width, 3), np.uint8)
     frame[:] = BACKGROUND
@@ -241,7 +242,7 @@ def lecture(seed: int = 0) -> dict:
     """The level and state counts of a composed hard-case meeting run through ``analyze``."""
     import csv
 
-    from lecturelens.compose import compose_gallery, face_videos
+    from lecturelens.dev.compose import compose_gallery, face_videos
     from lecturelens.config import AnalyzeConfig
     from lecturelens.pipeline import analyze
 
@@ -265,7 +266,7 @@ def lecture(seed: int = 0) -> dict:
 
 
 def main(argv=None) -> int:
-    from lecturelens.compose import data_dir
+    from lecturelens.dev.compose import data_dir
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=None,

@@ -9,7 +9,7 @@
 For every seed and skin:
 
 1. composes (once; cached in ``bench/videos/``, git-ignored) a meeting recording with
-   :func:`lecturelens.compose.compose_gallery`: the seed picks the frame size (from
+   :func:`lecturelens.dev.compose.compose_gallery`: the seed picks the frame size (from
    ``--sizes``), the number of participants (``--tiles``), their names (a mix of scripts,
    the same people for every skin of one seed) and what they typed around them; the skin
    picks the look. The ``hard`` scenario (default) adds reshuffles, cameras off, a leave
@@ -18,7 +18,7 @@ For every seed and skin:
    reading and people are what is measured), then again with a roster of the true
    canonical names plus 8 look-alike distractors (one letter changed, a shared family
    name). Reports go to ``bench/results/names/`` (git-ignored).
-3. scores both reports against the truth (:mod:`lecturelens.evaluate`).
+3. scores both reports against the truth (:mod:`lecturelens.dev.evaluate`).
 
 Prints one table, a row per meeting and a mean row:
 
@@ -107,14 +107,14 @@ def gallery_specs(args) -> list[dict]:
 
 def compose(spec: dict, args) -> tuple[Path, dict]:
     """The spec's video and truth, composed unless cached."""
-    from lecturelens.compose import compose_gallery, load_truth, truth_path
-    from lecturelens.skins import SCRIPTS
+    from lecturelens.dev.compose import compose_gallery, load_truth, truth_path
+    from lecturelens.dev.skins import SCRIPTS
 
     video = VIDEOS / f"{spec['stem']}.mp4"
     if video.is_file() and truth_path(video).is_file() and not args.recompose:
         return video, load_truth(video)
     print(f"[{spec['stem']}] composing", file=sys.stderr, flush=True)
-    from lecturelens.compose import data_dir, face_videos
+    from lecturelens.dev.compose import data_dir, face_videos
 
     if not face_videos():
         # The astronaut fallback gives every participant one face: identity and the
@@ -133,7 +133,7 @@ def compose(spec: dict, args) -> tuple[Path, dict]:
 
 def write_roster(spec: dict, truth: dict) -> Path:
     """The true canonical names plus 8 look-alike distractors, shuffled, as a CSV."""
-    from lecturelens.skins import NameInfo, lookalike_names
+    from lecturelens.dev.skins import NameInfo, lookalike_names
 
     infos = [NameInfo(p["name"], p.get("script", "latin"), p.get("culture", ""),
                       p.get("given", ""), p.get("family", "")) for p in truth["people"]]
@@ -167,7 +167,7 @@ def _analyze(video: Path, name: str, args, roster: Path | None = None) -> dict:
 
 def run_one(spec: dict, args) -> dict:
     """Compose, analyse (without and with roster) and score one meeting: a table row."""
-    from lecturelens.evaluate import evaluate_detection, evaluate_names, evaluate_people
+    from lecturelens.dev.evaluate import evaluate_detection, evaluate_names, evaluate_people
 
     row = {k: spec[k] for k in ("seed", "skin", "width", "height", "tiles", "stem")}
     try:

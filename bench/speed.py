@@ -122,7 +122,7 @@ def bench_video(seconds: float, rows: int, cols: int, base_seconds: float = 60.0
     looped (stream copy, no re-encoding) to ``seconds``; the truth file is extended to match
     (the default gallery has no events, so one segment covers the whole video).
     """
-    from lecturelens.compose import compose_gallery
+    from lecturelens.dev.compose import compose_gallery
     from lecturelens.ingest import ffmpeg_exe
 
     folder = ROOT / "bench" / "videos"
@@ -205,7 +205,7 @@ def main() -> int:
             "rss_timeline_mb": timeline,
         }
         if truth.is_file():
-            from lecturelens.evaluate import evaluate_detection, evaluate_people
+            from lecturelens.dev.evaluate import evaluate_detection, evaluate_people
 
             t = json.loads(truth.read_text(encoding="utf-8"))
             pe = evaluate_people(rep, t)

@@ -3,7 +3,7 @@
 The library never imports click; :mod:`lecturelens.cli` is a thin shell over it.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one version number: setup.cfg, --version, run.json, reports
 
 from lecturelens.config import AnalyzeConfig  # noqa: E402
 from lecturelens.errors import InputError, LectureLensError  # noqa: E402

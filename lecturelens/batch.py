@@ -30,10 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from lecturelens import __version__
+from lecturelens import __version__, reportfiles
+from lecturelens.childproc import die_with_parent
 from lecturelens.config import AnalyzeConfig
+from lecturelens.course import load_lecture, match_lectures, write_course_view
 from lecturelens.errors import ConfigError, InputError, LectureLensError, output_error
 from lecturelens.optout import redact_argv
+from lecturelens.people import read_roster
+from lecturelens.pipeline import analyze
 
 RECORD_FILE = "batch.sqlite"
 LOCK_FILE = ".batch.lock"
@@ -356,8 +360,6 @@ def analyze_one(key: str, video: str, staging: str, name: str, config: dict,
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        from lecturelens.pipeline import analyze
-
         cfg = AnalyzeConfig(**config).replace(threads=threads)
         # One opt-out list serves the whole course: a student absent from this lecture
         # matches nobody in it, which is no error here.
@@ -381,8 +383,6 @@ def analyze_one(key: str, video: str, staging: str, name: str, config: dict,
 
 def _child(conn, parent: int, args) -> None:
     """Entry point of a local worker process (``parent``: the batch's pid)."""
-    from lecturelens.childproc import die_with_parent
-
     # A killed batch must not leave orphans writing into its staging.
     die_with_parent(parent)
     conn.send(analyze_one(*args))
@@ -577,8 +577,6 @@ def run_batch(archive: str | Path, outdir: str | Path, config: AnalyzeConfig | N
     settings = (settings or BatchSettings()).validate()
     archive, outdir = Path(archive).resolve(), Path(outdir).resolve()
     if config.roster:
-        from lecturelens.people import read_roster
-
         read_roster(config.roster)  # a bad roster stops the batch before any work
     recs = scan(archive, outdir, settings.pattern)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -615,7 +613,7 @@ def _run(record: RunRecord, recs: list[Recording], archive: Path, outdir: Path,
         unchanged = (row is not None and row["fingerprint"] == rec.fingerprint
                      and row["config_hash"] == chash and row["report"] == rec.report)
         if unchanged and not settings.force and row["state"] == "done" \
-                and (outdir / rec.report / "run.json").is_file():
+                and (outdir / rec.report / reportfiles.RUN).is_file():
             summary.skipped.append(rec.key)
             continue
         if unchanged and row["state"] == "failed" and row["input_error"] \
@@ -765,13 +763,11 @@ def build_course(outdir: str | Path) -> dict:
     Returns:
         Counts (lectures, students) and the index path; empty when nothing is done yet.
     """
-    from lecturelens.course import load_lecture, match_lectures, write_course_view
-
     outdir = Path(outdir)
     rows = read_record(outdir)
     lectures, info = [], {}
     for r in rows:
-        if r["state"] == "done" and (outdir / r["report"] / "students.csv").is_file():
+        if r["state"] == "done" and (outdir / r["report"] / reportfiles.STUDENTS).is_file():
             lec = load_lecture(outdir / r["report"])
             lec.name = r["report"]  # unique in the batch, unlike the folder's last part
             lectures.append(lec)

@@ -1,8 +1,11 @@
 """One typed configuration for the whole pipeline.
 
-The same field list drives the command-line options' help, the TOML config file
-(``--config FILE``, section ``[analyze]``) and the commented sample file
-``lecturelens.sample.toml`` (regenerate it with ``lecturelens config-sample``).
+The same field list drives the command-line options (their help, ranges, choices and
+defaults), the TOML config file (``--config FILE``, section ``[analyze]``) and the
+commented sample file ``lecturelens.sample.toml`` (regenerate it with
+``lecturelens config-sample``).
+
+A leaf: it imports nothing of LectureLens but its errors, so that every stage may read it.
 """
 
 from __future__ import annotations
@@ -15,12 +18,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lecturelens.emotion.quant import PRECISIONS
 from lecturelens.errors import ConfigError
 
+#: What LectureLens' own emotion nets may compute in (``--emotion-precision``).
+EMOTION_PRECISIONS = ("auto", "float", "int8")
+#: Name OCR engines (``--ocr-engine``).
+OCR_ENGINES = ("auto", "ppocr+tesseract", "tesseract")
+#: Which moments become GIF clips (``--gifs``).
+GIF_MODES = ("none", "strong", "all")
 
-def _opt(default, help: str, minimum=None, maximum=None):
-    return field(default=default, metadata={"help": help, "min": minimum, "max": maximum})
+#: Stages a setting belongs to: the analysis (``analyze``, ``batch``), the report stage
+#: (also options of ``lecturelens report``) and the opt-out lists.
+STAGES = ("analyze", "report", "optout")
+
+
+def _opt(default, help: str, minimum=None, maximum=None, *, choices: tuple = (),
+         path: bool = False, stage: str = "analyze"):
+    """A field with its help, range (``minimum``..``maximum``), allowed values
+    (``choices``), whether it names a file (``path``) and its stage."""
+    return field(default=default, metadata={"help": help, "min": minimum, "max": maximum,
+                                            "choices": choices, "path": path,
+                                            "stage": stage})
 
 
 @dataclass
@@ -53,11 +71,13 @@ class AnalyzeConfig:
     emotion_model: str = _opt("lensnet-fer", "Emotion model from `lecturelens models list` "
                               "('none' skips emotions).")
     emotion_weights: str = _opt("", "Weight file for the emotion model instead of its registry "
-                                "location (e.g. an HSEmotion .pt downloaded elsewhere).")
+                                "location (e.g. an HSEmotion .pt downloaded elsewhere).",
+                                path=True)
     emotion_precision: str = _opt("auto", "What LectureLens' own emotion nets compute in: "
                                   "'auto' (int8 when the weights carry its calibration: "
                                   "1.5-3x faster than float, same accuracy; else bfloat16 "
-                                  "where the CPU has it), 'float' or 'int8'.")
+                                  "where the CPU has it), 'float' or 'int8'.",
+                                  choices=EMOTION_PRECISIONS)
     emotion_worker: bool = _opt(True, "Run the emotion model in a second process, on the "
                                 "second core, beside detection, tracking, names and eyes "
                                 "(same results; not on one core or inside batch workers).")
@@ -65,7 +85,8 @@ class AnalyzeConfig:
     identity_model: str = _opt("dlib-resnet", "Face-identity model from `lecturelens models "
                                "list` ('none' skips identity: students by names only).")
     identity_weights: str = _opt("", "Weight file for the identity model instead of its "
-                                 "registry location (e.g. vggface2 downloaded elsewhere).")
+                                 "registry location (e.g. vggface2 downloaded elsewhere).",
+                                 path=True)
     ocr_lang: str = _opt("auto", "Tesseract language(s) for name labels: 'auto' = Latin "
                          "(accents; eng when its model is missing) plus the languages of "
                          "the roster's scripts (Korean names: kor+Latin); or '+'-joined "
@@ -74,7 +95,7 @@ class AnalyzeConfig:
     ocr_engine: str = _opt("auto", "Name OCR engines: 'auto' (PP-OCR's text detector, then "
                            "PP-OCR and Tesseract read every label and are voted, when "
                            "rapidocr-onnxruntime is installed; else Tesseract alone), "
-                           "'ppocr+tesseract' or 'tesseract'.")
+                           "'ppocr+tesseract' or 'tesseract'.", choices=OCR_ENGINES)
     ocr_budget: float = _opt(0.08, "Largest share of the wall time name OCR may take: rounds "
                              "beyond it are skipped (the first always runs; new faces may "
                              "use 1.25 times as much).", 0.005, 1.0)
@@ -84,36 +105,41 @@ class AnalyzeConfig:
     ocr_min_reads: int = _opt(3, "Readings of each face's label wanted before only routine "
                               "re-reads are done (names are voted over readings).", 1, 100)
     roster: str = _opt("", "CSV of expected names (a 'name' column or one name per row): "
-                       "read names snap to it; students not on it are reported.")
+                       "read names snap to it; students not on it are reported.", path=True)
     eye_model: str = _opt("dlib-landmarks68", "68-point landmark model for the eyes-open "
                           "signal ('none' turns it off; the default's training data, iBUG "
                           "300-W, is licensed for non-commercial research only).")
 
     window: float = _opt(8.0, "Window length in seconds for emotion, engagement and group "
-                         "affect (the seed papers use 5-10 s).", 5.0, 10.0)
+                         "affect (the seed papers use 5-10 s).", 5.0, 10.0, stage="report")
     window_overlap: float = _opt(0.0, "Share of each window that overlaps the next "
-                                 "(0 = back to back, 0.5 = half).", 0.0, 0.9)
+                                 "(0 = back to back, 0.5 = half).", 0.0, 0.9, stage="report")
     window_min_share: float = _opt(0.3, "A student's window needs a usable face in at least "
                                    "this share of its sampled frames, else it is "
-                                   "'insufficient' (not guessed).", 0.0, 1.0)
+                                   "'insufficient' (not guessed).", 0.0, 1.0, stage="report")
     engagement_model: str = _opt("", "Engagement model from `lecturelens train-engagement` "
-                                 "(JSON) instead of the transparent default.")
+                                 "(JSON) instead of the transparent default.", path=True,
+                                 stage="report")
     group_affect_model: str = _opt("", "Group-affect model from `lecturelens "
-                                   "train-group-affect` (JSON) instead of the default.")
+                                   "train-group-affect` (JSON) instead of the default.",
+                                   path=True, stage="report")
     gifs: str = _opt("strong", "GIF clips per student: 'none', 'strong' (the strongest "
                      "moment of each emotion above gif_min_strength) or 'all' (every "
-                     "emotion's strongest moment).")
-    gif_seconds: float = _opt(3.0, "Longest GIF clip in seconds.", 1.0, 10.0)
-    gif_width: int = _opt(160, "GIF width in pixels.", 48, 640)
-    gif_fps: float = _opt(6.0, "GIF frames per second.", 1.0, 25.0)
-    gif_max_per_student: int = _opt(3, "Most GIFs per student.", 0, 20)
+                     "emotion's strongest moment).", choices=GIF_MODES, stage="report")
+    gif_seconds: float = _opt(3.0, "Longest GIF clip in seconds.", 1.0, 10.0, stage="report")
+    gif_width: int = _opt(160, "GIF width in pixels.", 48, 640, stage="report")
+    gif_fps: float = _opt(6.0, "GIF frames per second.", 1.0, 25.0, stage="report")
+    gif_max_per_student: int = _opt(3, "Most GIFs per student.", 0, 20, stage="report")
     gif_min_strength: float = _opt(0.1, "How far above neutral (and the student's usual "
-                                   "level) an emotion must be for a 'strong' GIF.", 0.0, 1.0)
+                                   "level) an emotion must be for a 'strong' GIF.", 0.0, 1.0,
+                                   stage="report")
     exclude: tuple = _opt((), "Names or student ids (S04) of students removed from every "
                           "output: CSV, plots, HTML, GIFs (an opt-out list; a list of "
-                          "strings, each one name: a comma is part of a name).")
+                          "strings, each one name: a comma is part of a name).",
+                          stage="optout")
     exclude_faces: tuple = _opt((), "Photos of students removed from every output, matched "
-                                "by face with the run's identity model (a list of paths).")
+                                "by face with the run's identity model (a list of paths).",
+                                stage="optout")
 
     def validate(self) -> "AnalyzeConfig":
         """Check types and ranges; raise :class:`ConfigError` naming the bad field."""
@@ -134,30 +160,11 @@ class AnalyzeConfig:
             lo, hi = f.metadata.get("min"), f.metadata.get("max")
             if lo is not None and value < lo or hi is not None and value > hi:
                 raise ConfigError(f"config: {f.name}={value} is outside [{lo}, {hi}]")
-        if self.emotion_precision not in PRECISIONS:
-            raise ConfigError(f"config: emotion_precision must be {', '.join(PRECISIONS)}, "
-                              f"got {self.emotion_precision!r}")
-        if self.ocr_engine not in ("auto", "ppocr+tesseract", "tesseract"):
-            raise ConfigError("config: ocr_engine must be auto, ppocr+tesseract or tesseract, "
-                              f"got {self.ocr_engine!r}")
-        if self.gifs not in ("none", "strong", "all"):
-            raise ConfigError(f"config: gifs must be none, strong or all, got {self.gifs!r}")
+            choices = f.metadata.get("choices")
+            if choices and value not in choices:
+                raise ConfigError(f"config: {f.name} must be {', '.join(choices[:-1])} or "
+                                  f"{choices[-1]}, got {value!r}")
         return self
-
-    def report_settings(self):
-        """Settings of the report stage (windows, GIFs, trained models)."""
-        from lecturelens.gifs import GifSettings
-        from lecturelens.report import ReportSettings
-        from lecturelens.windows import WindowSettings
-
-        return ReportSettings(
-            windows=WindowSettings(window=self.window, overlap=self.window_overlap,
-                                   min_share=self.window_min_share),
-            gifs=GifSettings(mode=self.gifs, seconds=self.gif_seconds, width=self.gif_width,
-                             fps=self.gif_fps, max_per_student=self.gif_max_per_student,
-                             min_strength=self.gif_min_strength),
-            engagement_model=self.engagement_model,
-            group_affect_model=self.group_affect_model)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, as recorded in run.json."""
@@ -188,6 +195,13 @@ def _string_list(name: str, value) -> tuple:
 def field_help(name: str) -> str:
     """Help text of a config field, shared by the CLI and the sample file."""
     return next(f.metadata["help"] for f in dataclasses.fields(AnalyzeConfig) if f.name == name)
+
+
+def stage_fields(stage: str) -> list[dataclasses.Field]:
+    """The fields of one of :data:`STAGES`, in their order (the CLI's options)."""
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
+    return [f for f in dataclasses.fields(AnalyzeConfig) if f.metadata["stage"] == stage]
 
 
 def load_config(path: str | Path | None = None, **overrides) -> AnalyzeConfig:

@@ -11,17 +11,19 @@ pairs first). The unmatched become new course students.
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from lecturelens import reportfiles
 from lecturelens.atomic import atomic_csv, atomic_open, write_json
 from lecturelens.errors import InputError
+from lecturelens.optout import pending
 from lecturelens.people import DIFFERENT_NAME, SAME_NAME, NameVotes, name_similarity
+from lecturelens.report import CAUTION, HTML_STYLE, _plt, _save_fig
+from lecturelens.reportfiles import read_rows
 
 
 @dataclass
@@ -53,29 +55,25 @@ def load_lecture(report_dir: str | Path) -> Lecture:
         InputError: the folder is not a complete report (with what is missing).
     """
     d = Path(report_dir)
-    csv_path, emb_path = d / "students.csv", d / "student_embeddings.npy"
+    csv_path, emb_path = d / reportfiles.STUDENTS, d / reportfiles.STUDENT_EMBEDDINGS
     if not d.is_dir():
         raise InputError(f"{d}: not a report folder; give OUTDIR/<video>/ folders written "
                          "by `lecturelens analyze`")
     if not csv_path.is_file():
         raise InputError(f"{d}: no students.csv; run `lecturelens analyze` on the recording "
                          "first (or it failed: see its run.json)")
-    from lecturelens.optout import pending
-
     if pending(d):
         # Its files may still hold a student who opted out: finish the opt-out first.
         raise InputError(f"{d}: an opt-out was interrupted here; run `lecturelens report {d}` "
                          "to finish it first")
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = reportfiles.read_table(csv_path)[1]
     emb = np.load(emb_path) if emb_path.is_file() else np.full((len(rows), 0), np.nan)
     if len(emb) != len(rows):
         raise InputError(f"{emb_path}: {len(emb)} rows for {len(rows)} students; the report is "
                          "inconsistent: analyse the recording again")
     model = ""
-    run = d / "run.json"
-    if run.is_file():
-        for m in json.loads(run.read_text(encoding="utf-8")).get("models", []):
+    if (d / reportfiles.RUN).is_file():
+        for m in reportfiles.run_info(d).get("models", []):
             if m.get("task") == "face-identity":
                 model = m.get("name", "")
     students = []
@@ -168,19 +166,26 @@ def match_lectures(lectures: Sequence[Lecture], same_person_distance: float = 0.
     return course
 
 
+def shown_names(course: Sequence[CourseStudent]) -> list[str]:
+    """Each course student's name as shown; the nameless ones numbered ``Unknown 1``, ..."""
+    out, unknown = [], 0
+    for c in course:
+        name = c.name
+        if not name:
+            unknown += 1
+            name = f"Unknown {unknown}"
+        out.append(name)
+    return out
+
+
 def write_course_roster(out_dir: str | Path, lectures: Sequence[Lecture],
                         course: Sequence[CourseStudent]) -> Path:
     """``course_roster.csv`` (one row per course student, one column per lecture) and
     ``course_roster.json``; returns the CSV path."""
     out_dir = Path(out_dir)
     names = [lec.name for lec in lectures]
-    unknown = 0
     rows = []
-    for c in course:
-        name = c.name
-        if not name:
-            unknown += 1
-            name = f"Unknown {unknown}"
+    for c, name in zip(course, shown_names(course)):
         rows.append([c.course_id, name, len(c.ids)] + [c.ids.get(n, "") for n in names])
     path = out_dir / "course_roster.csv"
     with atomic_csv(path, ["course_id", "name", "lectures"] + names) as w:
@@ -200,13 +205,6 @@ TREND_COLUMNS = ["course_id", "name", "lecture_index", "lecture", "student_id", 
                  "engagement_level", "dominant_emotion", "mean_valence"]
 
 
-def _read_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 def _num(v) -> float:
     try:
         return float(v)
@@ -219,19 +217,14 @@ def course_trends(lectures: Sequence[Lecture], course: Sequence[CourseStudent]) 
     seen), from each lecture's students.csv and windows.csv."""
     per_lecture = []
     for lec in lectures:
-        students = {r["student_id"]: r for r in _read_rows(lec.path / "students.csv")}
+        students = {r["student_id"]: r for r in read_rows(lec.path / reportfiles.STUDENTS)}
         valence: dict[str, list[float]] = {}
-        for w in _read_rows(lec.path / "windows.csv"):
+        for w in read_rows(lec.path / reportfiles.WINDOWS):
             if w.get("state") == "ok":
                 valence.setdefault(w["student_id"], []).append(_num(w.get("valence")))
         per_lecture.append((students, valence))
     rows = []
-    unknown = 0
-    for c in course:
-        name = c.name
-        if not name:
-            unknown += 1
-            name = f"Unknown {unknown}"
+    for c, name in zip(course, shown_names(course)):
         for i, (lec, (students, valence)) in enumerate(zip(lectures, per_lecture), 1):
             sid = c.ids.get(lec.name, "")
             s = students.get(sid, {})
@@ -264,8 +257,6 @@ def _plot_series(ax, n: int, rows: list[dict]) -> None:
 
 def plot_course_student(rows: list[dict], path: Path, title: str) -> None:
     """One student's engagement, valence and minutes on camera per lecture."""
-    from lecturelens.report import _plt, _save_fig
-
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     n = len(rows)
@@ -284,8 +275,6 @@ def plot_course_student(rows: list[dict], path: Path, title: str) -> None:
 
 def plot_course(rows: list[dict], n_lectures: int, path: Path) -> None:
     """The class per lecture: students present, mean engagement and mean valence."""
-    from lecturelens.report import _plt, _save_fig
-
     per: list[list[dict]] = [[] for _ in range(n_lectures)]
     for r in rows:
         if r["attended"] == "yes":
@@ -331,8 +320,6 @@ def write_course_view(out_dir: str | Path, lectures: Sequence[Lecture],
     import html
     import os
 
-    from lecturelens.report import CAUTION, HTML_STYLE
-
     out_dir = Path(out_dir)
     write_course_roster(out_dir, lectures, course)
     rows = course_trends(lectures, course)
@@ -359,7 +346,7 @@ and face; lectures are in file-name order.</p>
     parts.append("<h2>Lectures</h2><table><tr><th>#</th><th>lecture</th><th>video</th>"
                  "<th>students</th><th>report</th></tr>")
     for i, lec in enumerate(lectures, 1):
-        href = os.path.relpath(lec.path / "report.html", out_dir)
+        href = os.path.relpath(lec.path / reportfiles.REPORT_HTML, out_dir)
         secs = info.get(lec.name, {}).get("video_seconds")
         dur = f"{float(secs) / 60:.1f} min" if secs else ""
         parts.append(f"<tr><td>{i}</td><td>{e(lec.name)}</td><td>{dur}</td>"

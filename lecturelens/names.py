@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from lecturelens.config import OCR_ENGINES  # the engines a NameReader can use (--ocr-engine)
 from lecturelens.detect import Face
 from lecturelens.errors import LectureLensError
 from lecturelens.people import DIFFERENT_NAME, CameraOffLog, NameVotes, name_similarity
@@ -225,9 +226,6 @@ def plausible_name(text: str, conf: float = 1.0) -> bool:
 #: scale fails varies. Measured on 108 accented labels of 10-18 px (tiles and video ground,
 #: 640-1280 px frames): one scale (48) 101 exact, these four 104, at 1.26x the time.
 READ_HEIGHTS = (36, 44, 52, 60)
-
-#: The engines a :class:`NameReader` can use (``--ocr-engine``).
-OCR_ENGINES = ("auto", "ppocr+tesseract", "tesseract")
 
 
 class NameReader:

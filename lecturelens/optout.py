@@ -42,7 +42,6 @@ first output file (:func:`select`).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 import secrets
@@ -52,9 +51,13 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from lecturelens.atomic import atomic_csv, atomic_open, write_json
+from lecturelens import reportfiles
+from lecturelens.detect import create_face_detector
 from lecturelens.errors import ConfigError, InputError
+from lecturelens.identity import create_identity_model
+from lecturelens.people import SAME_NAME, _clean_roster_name, fold, read_name_file
 from lecturelens.reportdir import clear_derived, step
+from lecturelens.reportfiles import read_table, run_info, write_run
 
 PENDING_KEY = "optout_pending"
 #: Similarity (0-100) above which an unmatched name is offered as "did you mean".
@@ -116,8 +119,6 @@ def read_exclude_file(path: str | Path) -> list[str]:
     """
     # The roster reader's decoding and cleaning: an opt-out list comes from the same
     # spreadsheets and editors as a roster.
-    from lecturelens.people import _clean_roster_name, read_name_file
-
     path = Path(path)
     text = read_name_file(path, "opt-out file",
                           "save it as UTF-8 text, one name per line")
@@ -169,8 +170,6 @@ class Selection:
 
 
 def _fold(name: str) -> str:
-    from lecturelens.people import fold
-
     return fold(name)
 
 
@@ -207,8 +206,6 @@ def select(exclusions: Exclusions, people: Sequence[Person], roster: Sequence[st
     Returns:
         The selection; exclusions that mean nobody are in ``unmatched`` (not raised).
     """
-    from lecturelens.people import SAME_NAME
-
     sel = Selection()
     by_id = {p.student_id.upper(): p for p in people}
     for raw in exclusions.names:
@@ -419,9 +416,6 @@ def embed_photos(paths: Sequence[str], identity, detector) -> np.ndarray:
 
 def _run_identity(run: dict):
     """The identity model and face detector a report was made with."""
-    from lecturelens.detect import FaceDetector
-    from lecturelens.identity import create_identity_model
-
     name = next((m.get("name") for m in run.get("models", [])
                  if m.get("task") == "face-identity"), None)
     if not name:
@@ -430,9 +424,7 @@ def _run_identity(run: dict):
                              "--exclude-face: no identity embeddings")
     cfg = run.get("config", {})
     identity = create_identity_model(name, weights=cfg.get("identity_weights") or None)
-    detector = FaceDetector(min_face=cfg.get("min_face", 40),
-                            detect_min_size=cfg.get("detect_min_size", 20),
-                            threshold=cfg.get("detect_threshold", 0.9))
+    detector = create_face_detector(cfg, threads=0)
     return identity, detector
 
 
@@ -547,22 +539,14 @@ class Pending:
         return _h(self.salt, _fold(name)) in self.roster
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[dict]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        return list(reader.fieldnames or []), list(reader)
-
-
 def _people_of(dest: Path) -> list[Person]:
-    _, rows = _read_rows(dest / "students.csv")
+    _, rows = read_table(dest / reportfiles.STUDENTS)
     return [Person(r["student_id"], r.get("name", ""), r.get("ocr_name", "") or "",
                    tuple((r.get("tracks") or "").split())) for r in rows]
 
 
 def _roster_of(dest: Path, run: dict) -> list[str]:
-    names = []
-    if (dest / "roster.csv").is_file():
-        names += [r.get("name", "") for r in _read_rows(dest / "roster.csv")[1]]
+    names = [r.get("name", "") for r in reportfiles.read_rows(dest / reportfiles.ROSTER)]
     names += [n for n in run.get("roster_absent", []) if isinstance(n, str)]
     return list(dict.fromkeys(n for n in names if n))
 
@@ -576,8 +560,6 @@ def recover(dest: str | Path) -> Pending | None:
         The finished record (so that repeating the same exclusion is not an error), or
         ``None`` when nothing was pending.
     """
-    from lecturelens.windows import run_info
-
     dest = Path(dest)
     try:
         run = run_info(dest)
@@ -589,7 +571,7 @@ def recover(dest: str | Path) -> Pending | None:
     try:
         pending = Pending(**raw)
     except TypeError:
-        raise InputError(f"{dest / 'run.json'}: its {PENDING_KEY} record is damaged; analyse "
+        raise InputError(f"{dest / reportfiles.RUN}: its {PENDING_KEY} record is damaged; analyse "
                          "the recording again") from None
     if not pending.done:
         _finish(dest, pending)
@@ -598,12 +580,10 @@ def recover(dest: str | Path) -> Pending | None:
 
 def forget(dest: str | Path) -> None:
     """Drop a finished opt-out's record (once the rebuilt ``report.html`` is written)."""
-    from lecturelens.windows import run_info
-
     run = run_info(dest)
     if PENDING_KEY in run:
         run.pop(PENDING_KEY)
-        write_json(Path(dest) / "run.json", run)
+        write_run(dest, run)
 
 
 def remove_students(dest: str | Path, exclusions: Exclusions, strict: bool = True,
@@ -629,8 +609,6 @@ def remove_students(dest: str | Path, exclusions: Exclusions, strict: bool = Tru
         ExclusionError: (strict) an exclusion means nobody or is ambiguous.
         InputError: a photo without a face.
     """
-    from lecturelens.windows import run_info
-
     dest = Path(dest)
     run = run_info(dest)
     people = _people_of(dest)
@@ -642,12 +620,10 @@ def remove_students(dest: str | Path, exclusions: Exclusions, strict: bool = Tru
         identity, detector = _run_identity(run)
         photos = embed_photos(exclusions.faces, identity, detector)
         distance = identity.same_person_distance
-        emb_path = dest / "student_embeddings.npy"
-        embeddings = (np.load(emb_path) if emb_path.is_file()
-                      else np.full((len(people), 0), np.nan, np.float32))
+        embeddings = reportfiles.read_embeddings(dest, len(people))
         if len(embeddings) != len(people):
-            raise InputError(f"{emb_path}: {len(embeddings)} rows for {len(people)} "
-                             "students; analyse the recording again")
+            raise InputError(f"{dest / reportfiles.STUDENT_EMBEDDINGS}: {len(embeddings)} rows "
+                             f"for {len(people)} students; analyse the recording again")
     sel = select(exclusions, people, roster, embeddings, photos, distance)
     if finished is not None:
         # Carried out by the opt-out that was interrupted and has just been finished.
@@ -662,117 +638,36 @@ def remove_students(dest: str | Path, exclusions: Exclusions, strict: bool = Tru
     run = scrub(run, sel.names)
     run["command"] = redact_argv(run.get("command", []), sel.names)
     run[PENDING_KEY] = pending.__dict__
-    write_json(dest / "run.json", run)
+    write_run(dest, run)
     _finish(dest, pending)
     return sel
 
 
 def _finish(dest: Path, p: Pending) -> None:
     """Steps 2-4 of the module docs; each can run again after a kill."""
-    from lecturelens.windows import run_info
-
-    ids, tracks = set(p.ids), set(p.tracks)
     step("optout pending")
     clear_derived(dest)
     step("optout derived cleared")
-    # Row i of the embeddings is row i of students.csv: the embeddings go first, and only
-    # while both still have every student, so a repeat never drops a row twice.
-    students = dest / "students.csv"
-    cols, rows = _read_rows(students) if students.is_file() else ([], [])
-    emb_path = dest / "student_embeddings.npy"
-    if emb_path.is_file() and len(rows) == p.students_before:
-        emb = np.load(emb_path)
-        if len(emb) == len(rows):
-            keep = [i for i, r in enumerate(rows) if r["student_id"] not in ids]
-            with atomic_open(emb_path, "wb") as fh:
-                np.save(fh, emb[keep])
-    step("optout embeddings")
-    if any(r["student_id"] in ids for r in rows):
-        with atomic_csv(students, cols) as w:
-            for r in rows:
-                if r["student_id"] not in ids:
-                    w.writerow([r.get(c, "") for c in cols])
-    step("optout students.csv")
-    _filter_csv(dest / "tracks.csv",
-                lambda r: r.get("student_id") not in ids and r.get("track_id") not in tracks)
-    step("optout tracks.csv")
-    _filter_observations(dest, ids, tracks)
-    step("optout observations")
-    _filter_csv(dest / "roster.csv",
-                lambda r: r.get("student_id") not in ids and not p.roster_gone(r.get("name", "")))
-    step("optout roster.csv")
+    reportfiles.remove_student_rows(dest, set(p.ids), set(p.tracks), p.students_before,
+                                    p.roster_gone, step=lambda what: step(f"optout {what}"))
     run = run_info(dest)
     for key in ("roster_absent", "not_on_roster"):
         if isinstance(run.get(key), list):
             run[key] = [n for n in run[key] if not (isinstance(n, str) and p.roster_gone(n))]
+    students = dest / reportfiles.STUDENTS
     if students.is_file():
-        left = _read_rows(students)[1]
+        left = read_table(students)[1]
         run["students"] = len(left)
         run["students_named"] = sum(1 for r in left if not _unknown(r.get("name", "")))
     # The opt-out list itself names people: run.json keeps only how many.
     run["excluded_students"] = int(run.get("excluded_students", 0) or 0) + p.people
     run[PENDING_KEY] = {**p.__dict__, "done": True}
-    write_json(dest / "run.json", run)
+    write_run(dest, run)
     step("optout done")
-
-
-def _filter_csv(path: Path, keep) -> None:
-    """Rewrite a (small) CSV keeping the rows for which ``keep(row)``; untouched if all stay."""
-    if not path.is_file():
-        return
-    cols, rows = _read_rows(path)
-    kept = [r for r in rows if keep(r)]
-    if len(kept) == len(rows):
-        return
-    with atomic_csv(path, cols) as w:
-        for r in kept:
-            w.writerow([r.get(c, "") for c in cols])
-
-
-def _filter_observations(dest: Path, ids: set[str], tracks: set[str]) -> None:
-    """Drop the students' rows of observations.csv and of emotion_features.npy (row i of
-    one is row i of the other). Both are streamed: a 3-hour lecture has ~270,000 rows."""
-    obs = dest / "observations.csv"
-    if not obs.is_file():
-        return
-    keep = bytearray()
-    with open(obs, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        col = {c: i for i, c in enumerate(header)}
-        si, ti = col.get("student_id"), col.get("track_id")
-        for r in reader:
-            gone = (si is not None and si < len(r) and r[si] in ids) or \
-                   (ti is not None and ti < len(r) and r[ti] in tracks)
-            keep.append(0 if gone else 1)
-    if all(keep):
-        return
-    mask = np.frombuffer(bytes(keep), np.uint8).astype(bool)
-    feat = dest / "emotion_features.npy"
-    if feat.is_file():
-        x = np.load(feat, mmap_mode="r")
-        # Only while it still has a row per observation: features first, observations after.
-        if len(x) == len(mask):
-            with atomic_open(feat, "wb") as fh:
-                np.lib.format.write_array_header_1_0(
-                    fh, {"descr": np.lib.format.dtype_to_descr(x.dtype),
-                         "fortran_order": False, "shape": (int(mask.sum()),) + x.shape[1:]})
-                for a in range(0, len(x), 16384):
-                    fh.write(np.ascontiguousarray(x[a:a + 16384][mask[a:a + 16384]]).tobytes())
-        del x
-    step("optout features")
-    with open(obs, newline="", encoding="utf-8") as fh, atomic_csv(obs, header) as w:
-        reader = csv.reader(fh)
-        next(reader, None)
-        for k, r in zip(keep, reader):
-            if k:
-                w.writerow(r)
 
 
 def pending(dest: str | Path) -> bool:
     """Whether an interrupted opt-out waits in ``dest`` (its next writer finishes it)."""
-    from lecturelens.windows import run_info
-
     try:
         record = run_info(dest).get(PENDING_KEY)
     except InputError:

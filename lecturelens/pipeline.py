@@ -14,38 +14,26 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from lecturelens import __version__
-from lecturelens.atomic import atomic_csv, write_json
+from lecturelens import __version__, optout, reportfiles
+from lecturelens.atomic import atomic_csv
 from lecturelens.config import AnalyzeConfig
-from lecturelens.detect import LANDMARK_NAMES, Face, FaceDetector, FaceFollower
-from lecturelens.emotion.worker import MAX_IN_FLIGHT
+from lecturelens.detect import Face, FaceDetector, FaceFollower, create_face_detector
+from lecturelens.emotion import create_emotion_model
+from lecturelens.emotion.align import crop_faces
+from lecturelens.emotion.worker import MAX_IN_FLIGHT, EmotionWorker, can_use_worker
+from lecturelens.errors import ConfigError
+from lecturelens.identity import TrackEmbedder, create_identity_model
 from lecturelens.ingest import Frame, VideoInfo, iter_frames, prefetch, probe
-from lecturelens.optout import Exclusions, redact_argv
-from lecturelens.reportdir import step
-from lecturelens.signals import head_pose
+from lecturelens.names import NameReader, NameStage
+from lecturelens.optout import Exclusions, drop_students, embed_photos, redact_argv, scrub
+from lecturelens.people import (CameraOffLog, NameVotes, PeopleClusterer, TrackSummary,
+                                build_students, read_roster, snap_to_roster)
+from lecturelens.report import ReportSettings, build_reports
+from lecturelens.reportdir import FolderLock, clear_derived, make_folder, step, sweep_temps
+from lecturelens.reportfiles import FeatureWriter, format_intervals, write_run, write_students
+from lecturelens.rubric import FOLLOW_UP_SECONDS
+from lecturelens.signals import create_eye_model, head_pose
 from lecturelens.track import HiddenWatch, Tracker, appearance_signature
-
-OBSERVATION_COLUMNS = (
-    ["t", "frame", "track_id", "student_id", "x1", "y1", "x2", "y2"]
-    + [f"{n}_{c}" for n in LANDMARK_NAMES for c in ("x", "y")]
-    + ["det_prob", "quality", "yaw", "pitch", "ear", "ear_next"]
-)
-FEATURES_FILE = "emotion_features.npy"
-
-
-def observation_columns(emotion_classes=()) -> list[str]:
-    """Columns of observations.csv; with an emotion model, its label and probabilities."""
-    cols = list(OBSERVATION_COLUMNS)
-    if emotion_classes:
-        cols += ["emotion"] + [f"p_{c}" for c in emotion_classes]
-    return cols
-TRACK_COLUMNS = ["track_id", "student_id", "name", "first_seen", "last_seen", "seconds_visible",
-                 "frames", "mean_x1", "mean_y1", "mean_x2", "mean_y2", "mean_det_prob",
-                 "small_frames", "hidden_intervals"]
-STUDENT_COLUMNS = ["student_id", "name", "name_confidence", "ocr_name", "on_roster",
-                   "seconds_visible", "seconds_camera_off", "first_seen", "last_seen",
-                   "tracks_merged", "tracks", "camera_off_intervals"]
-STUDENT_EMBEDDINGS_FILE = "student_embeddings.npy"
 
 
 class Timings:
@@ -116,59 +104,6 @@ class _FrameRef:
         self.t, self.index = t, index
 
 
-class FeatureWriter:
-    """Streams float16 feature rows to disk; :meth:`commit` turns them into a ``.npy``.
-
-    Row ``i`` of the ``.npy`` belongs to data row ``i`` of observations.csv. Memory stays
-    flat: rows go to a temporary file (its name unique to this run) and are copied behind an
-    ``.npy`` header at the end.
-    """
-
-    def __init__(self, path: Path):
-        import tempfile
-
-        self.path = path
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".rows.tmp", dir=path.parent)
-        self.tmp = Path(tmp)
-        self._fh = open(fd, "wb")
-        self.rows = 0
-        self.dim = None
-
-    def write(self, feats: np.ndarray) -> None:
-        if len(feats):
-            self.dim = feats.shape[1]
-            self._fh.write(np.ascontiguousarray(feats, dtype=np.float16).tobytes())
-            self.rows += len(feats)
-
-    def commit(self, dim: int, keep: bytes | None = None) -> None:
-        """Write the ``.npy``; with ``keep`` (one 0/1 byte per row), only the rows kept."""
-        import shutil
-
-        from lecturelens.atomic import atomic_open
-
-        self._fh.close()
-        dim = self.dim or dim
-        n = self.rows if keep is None else sum(keep)
-        with atomic_open(self.path, "wb") as out, open(self.tmp, "rb") as rows:
-            np.lib.format.write_array_header_1_0(
-                out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
-                      "fortran_order": False, "shape": (n, dim)})
-            if keep is None:
-                shutil.copyfileobj(rows, out, 1 << 20)
-            else:
-                # Opted-out students' rows are left out (in chunks: memory stays flat).
-                for a in range(0, self.rows, 16384):
-                    chunk = np.frombuffer(rows.read(16384 * dim * 2), np.float16)
-                    chunk = chunk.reshape(-1, dim)
-                    mask = np.frombuffer(keep[a:a + len(chunk)], np.uint8).astype(bool)
-                    out.write(chunk[mask].tobytes())
-        self.tmp.unlink()
-
-    def discard(self) -> None:
-        self._fh.close()
-        self.tmp.unlink(missing_ok=True)
-
-
 def report_dir(video: str | Path, outdir: str | Path, name: str | None = None) -> Path:
     """Where the reports of ``video`` go: ``OUTDIR/<name or video stem>/``."""
     return Path(outdir) / (name or Path(video).stem)
@@ -212,8 +147,6 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
     roster = None
     roster_warnings: list[str] = []
     if config.roster:
-        from lecturelens.people import read_roster
-
         # A bad roster, like a bad video, stops the run before anything is written.
         import warnings
 
@@ -226,8 +159,6 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
     exclusions = Exclusions.from_config(config)
     exclusions.check_photos()
     if exclusions.faces and config.identity_model.lower() == "none":
-        from lecturelens.errors import ConfigError
-
         raise ConfigError("--exclude-face needs face identity; drop --identity-model none")
     dest = report_dir(video, outdir, name)
     lock = _open_folder(dest, exclusions)
@@ -261,8 +192,6 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
     try:
         with timings.stage("load_models"):
             if config.emotion_model.lower() != "none":
-                from lecturelens.emotion.worker import EmotionWorker, can_use_worker
-
                 if config.emotion_worker and can_use_worker():
                     # Started first: it loads its model while this process loads the others.
                     emotion = EmotionWorker(config.emotion_model,
@@ -278,29 +207,19 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
                         threads_before = torch.get_num_threads()
                         torch.set_num_threads(1)
                 else:
-                    from lecturelens.emotion import create_emotion_model
-
                     emotion = create_emotion_model(config.emotion_model,
                                                    weights=config.emotion_weights or None,
                                                    threads=config.threads,
                                                    precision=config.emotion_precision)
-            detector = FaceDetector(min_face=config.min_face,
-                                    detect_min_size=config.detect_min_size,
-                                    threshold=config.detect_threshold, threads=config.threads)
+            detector = create_face_detector(config)
             identity = None
             if config.identity_model.lower() != "none":
-                from lecturelens.identity import create_identity_model
-
                 identity = create_identity_model(config.identity_model,
                                                  weights=config.identity_weights or None,
                                                  threads=config.threads)
-            from lecturelens.signals import create_eye_model
-
             eyes = create_eye_model(config.eye_model)
             reader = None
             if config.ocr_lang.lower() != "none":
-                from lecturelens.names import NameReader
-
                 reader = NameReader(lang=config.ocr_lang, engine=config.ocr_engine,
                                     roster=roster)
                 for warning in reader.warnings:
@@ -330,18 +249,14 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
                                                  else "main")})
         photos = None
         if exclusions.faces:
-            from lecturelens.optout import embed_photos
-
             photos = embed_photos(exclusions.faces, identity, detector)
 
         def commit(excluded_names=()) -> None:
             """Called just before the first output file: from here on the previous report
             must not look complete (report.html goes first) and run.json says running."""
-            from lecturelens.reportdir import clear_derived
-
             hidden.extend(excluded_names)  # every spelling the opt-out matched
             clear_derived(dest)
-            write_json(dest / "run.json", _redacted(record, config, hidden))
+            write_run(dest, _redacted(record, config, hidden))
             step("analyze commit")
 
         summary = _detect_and_track(info, dest, config, detector, emotion, identity, reader,
@@ -355,18 +270,17 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         release_worker()
         with timings.stage("report"):
             # run.json must exist for the report stage; it is rewritten below.
-            write_json(dest / "run.json", _redacted(record, config, hidden))
-            from lecturelens.report import build_reports
-
+            write_run(dest, _redacted(record, config, hidden))
             def ready(rep: dict) -> None:
                 # run.json says ok before report.html appears, so that a report.html always
                 # belongs to a finished run.
                 done = {**record, "status": "ok",
                         "reports": {k: v for k, v in rep.items() if k != "report_outputs"},
                         "outputs": record["outputs"] + rep["report_outputs"]}
-                write_json(dest / "run.json", _redacted(done, config, hidden))
+                write_run(dest, _redacted(done, config, hidden))
 
-            record["reports"] = build_reports(dest, config.report_settings(), video=video,
+            record["reports"] = build_reports(dest, ReportSettings.from_config(config),
+                                              video=video,
                                               detector=detector, progress=progress,
                                               on_ready=ready)
         record["outputs"] = record["outputs"] + record["reports"].pop("report_outputs")
@@ -388,7 +302,7 @@ def analyze(video: str | Path, outdir: str | Path, config: AnalyzeConfig | None 
         record["x_real_time"] = (round(info.duration / record["wall_seconds"], 2)
                                  if record["wall_seconds"] > 0 else None)
         try:
-            write_json(dest / "run.json", _redacted(record, config, hidden))
+            write_run(dest, _redacted(record, config, hidden))
         except OSError:
             if record["status"] == "ok":
                 raise
@@ -409,14 +323,12 @@ def _open_folder(dest: Path, exclusions: Exclusions):
     Returns:
         The held :class:`~lecturelens.reportdir.FolderLock`.
     """
-    from lecturelens import optout
-    from lecturelens.reportdir import FolderLock, make_folder, sweep_temps
-
     lock = FolderLock(make_folder(dest), "analyze").acquire()
     try:
         sweep_temps(dest)
         optout.recover(dest)
-        if exclusions and (dest / "students.csv").is_file() and (dest / "run.json").is_file():
+        if exclusions and all((dest / name).is_file()
+                              for name in (reportfiles.STUDENTS, reportfiles.RUN)):
             try:
                 optout.remove_students(dest, exclusions, strict=False)
             except optout.ExclusionError:
@@ -439,8 +351,6 @@ def _redacted(record: dict, config: AnalyzeConfig, names=()) -> dict:
     """
     if not (config.exclude or config.exclude_faces):
         return record
-    from lecturelens.optout import scrub
-
     names = list(names) + list(config.exclude) + list(config.exclude_faces)
     out = scrub(record, names)
     out["config"] = {**record["config"], "exclude": f"({len(config.exclude)} names)",
@@ -458,8 +368,6 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
 
     from tqdm import tqdm
 
-    from lecturelens.emotion.align import crop_faces
-
     classes = emotion.classes if emotion is not None else ()
     worker = hasattr(emotion, "submit")
     features = None  # made inside the try below, so that its temporary file never outlives it
@@ -469,20 +377,14 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
     hidden = HiddenWatch()
     embedder = None
     if identity is not None:
-        from lecturelens.identity import TrackEmbedder
-
         embedder = TrackEmbedder(identity)
     names = None
     if reader is not None:
-        from lecturelens.names import NameStage
-
         names = NameStage(reader, interval=config.ocr_interval, min_reads=config.ocr_min_reads,
                           budget=config.ocr_budget)
     expected = max(1, math.ceil(info.duration * config.fps))
     n_frames = n_faces = 0
     last_t = 0.0
-    from lecturelens.rubric import FOLLOW_UP_SECONDS
-
     # With an eye model, each frame brings a second look half a second later (blinks).
     frames = timings.timed_iter("decode", prefetch(iter_frames(
         info, fps=config.fps, follow=FOLLOW_UP_SECONDS if eyes is not None else 0.0)))
@@ -494,7 +396,7 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
     dropped = None
     try:
         if emotion is not None:
-            features = FeatureWriter(dest / FEATURES_FILE)
+            features = FeatureWriter(dest)
         with open(fd, "w", newline="", encoding="utf-8") as raw, \
                 tqdm(total=expected, unit="frame", desc=Path(info.path).name,
                      disable=not progress, file=sys.stderr, leave=False) as bar:
@@ -578,8 +480,6 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                 t_end=max(last_t + 1.0 / config.fps, info.duration or 0.0))
             if exclusions:
                 # Opted-out students leave here, before the first output file is written.
-                from lecturelens.optout import drop_students
-
                 dropped = drop_students(
                     exclusions, students, roster, absent, photos,
                     identity.same_person_distance if identity is not None else 0.6,
@@ -590,7 +490,8 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
         gone = dropped.tracks if dropped is not None else set()
         with timings.stage("write"):
             keep = bytearray()
-            with atomic_csv(dest / "observations.csv", observation_columns(classes)) as w, \
+            with atomic_csv(dest / reportfiles.OBSERVATIONS,
+                            reportfiles.observation_columns(classes)) as w, \
                     open(rows_tmp, newline="", encoding="utf-8") as fh:
                 for row in csv.reader(fh):
                     tid = int(row[2])
@@ -606,10 +507,8 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
         if features is not None:
             features.discard()
     tracks = [tr for tr in tracker.tracks() if tr.track_id not in gone]
-    from lecturelens.windows import format_intervals
-
     with timings.stage("write"):
-        with atomic_csv(dest / "tracks.csv", TRACK_COLUMNS) as w:
+        with atomic_csv(dest / reportfiles.TRACKS, reportfiles.TRACK_COLUMNS) as w:
             for tr in tracks:
                 mb = tr.mean_box
                 w.writerow([tr.track_id, track_student.get(tr.track_id, ""),
@@ -620,17 +519,17 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                               format_intervals(hidden.intervals(tr.track_id, config.fps))])
         write_students(dest, students, identity.dim if identity is not None else 0)
         if roster is not None:
-            with atomic_csv(dest / "roster.csv", ["name", "student_id", "status"]) as w:
+            with atomic_csv(dest / reportfiles.ROSTER, reportfiles.ROSTER_COLUMNS) as w:
                 by_name = {s.name: s.student_id for s in students if s.on_roster == "yes"}
                 for name in roster:
                     w.writerow([name, by_name.get(name, ""),
                                 "absent" if name in absent else "present"])
-    outputs = ["observations.csv", "tracks.csv", "students.csv", STUDENT_EMBEDDINGS_FILE,
-               "run.json"]
+    outputs = [reportfiles.OBSERVATIONS, reportfiles.TRACKS, reportfiles.STUDENTS,
+               reportfiles.STUDENT_EMBEDDINGS, reportfiles.RUN]
     if roster is not None:
-        outputs.insert(3, "roster.csv")
+        outputs.insert(3, reportfiles.ROSTER)
     if emotion is not None:
-        outputs.insert(1, FEATURES_FILE)
+        outputs.insert(1, reportfiles.EMOTION_FEATURES)
     summary = {"frames_sampled": n_frames, "faces_detected": n_faces, "tracks": len(tracks),
                "students": len(students),
                "students_named": sum(s.named for s in students),
@@ -657,9 +556,6 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
 def _people(tracker: Tracker, embedder, names, identity, roster, config: AnalyzeConfig,
             t_end: float):
     """Students from the tracks, their embeddings and name readings."""
-    from lecturelens.people import (CameraOffLog, NameVotes, PeopleClusterer, TrackSummary,
-                                    build_students, snap_to_roster)
-
     embeddings = embedder.embeddings() if embedder is not None else {}
     votes = names.votes if names is not None else {}
     if names is not None:
@@ -676,27 +572,3 @@ def _people(tracker: Tracker, embedder, names, identity, roster, config: Analyze
     track_student = {tid: s.student_id for s in students for tid in s.tracks}
     track_names = {t.track_id: t.votes.best()[0] for t in summaries}
     return students, track_student, track_names, absent
-
-
-def write_students(dest: Path, students, dim: int) -> None:
-    """``students.csv`` and the matching ``student_embeddings.npy`` (row i = student i).
-
-    Students never seen with the camera on have a row of NaN embeddings.
-    """
-    from lecturelens.atomic import atomic_open
-    from lecturelens.windows import format_intervals
-
-    with atomic_csv(dest / "students.csv", STUDENT_COLUMNS) as w:
-        for s in students:
-            w.writerow([s.student_id, s.name, f"{s.name_confidence:.3f}", s.ocr_name,
-                        s.on_roster, f"{s.seconds_visible:.1f}", f"{s.seconds_camera_off:.1f}",
-                        "" if s.first_seen is None else f"{s.first_seen:.3f}",
-                        "" if s.last_seen is None else f"{s.last_seen:.3f}",
-                        len(s.tracks), " ".join(map(str, s.tracks)),
-                        format_intervals(s.camera_off)])
-    emb = np.full((len(students), dim), np.nan, np.float32)
-    for i, s in enumerate(students):
-        if s.embedding is not None and dim:
-            emb[i] = s.embedding
-    with atomic_open(dest / STUDENT_EMBEDDINGS_FILE, "wb") as fh:
-        np.save(fh, emb)

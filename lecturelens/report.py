@@ -11,7 +11,6 @@ without running the face models again.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +18,23 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from lecturelens.atomic import atomic_csv, atomic_open, write_json
+from lecturelens import optout
+from lecturelens import reportfiles as rf
+from lecturelens.atomic import atomic_csv, atomic_open
+from lecturelens.detect import create_face_detector
+from lecturelens.engagement import load_model
 from lecturelens.errors import InputError
 from lecturelens.gifs import GifSettings, _mmss, select_moments, write_gifs
-from lecturelens.reportdir import REPORT_HTML, clear_derived, step
+from lecturelens.models import all_models
+from lecturelens.reportdir import FolderLock, clear_derived, step, sweep_temps
+from lecturelens.reportfiles import (GROUP_COLUMNS, STUDENT_COLUMNS, STUDENT_REPORT_COLUMNS,
+                                     WINDOW_SIGNALS, read_observations, read_students,
+                                     run_info, window_columns, write_run)
 from lecturelens.rubric import describe as describe_rubric
-from lecturelens.windows import (LEVEL_NAMES, LEVELS, SIGNALS, WindowSettings,
-                                 compute_windows, engagement_level, read_observations,
-                                 read_students, run_info)
+from lecturelens.rubric import relative_to_class
+from lecturelens.windows import (LEVEL_NAMES, LEVELS, WindowSettings, compute_windows,
+                                 engagement_level)
 
-WINDOW_SIGNALS = SIGNALS
-STUDENT_REPORT_COLUMNS = ["dominant_emotion", "mean_engagement", "engagement_level",
-                          "share_level_0", "share_level_1", "share_level_2", "share_level_3",
-                          "camera_off_share", "windows_ok", "windows_insufficient",
-                          "windows_camera_off", "windows_absent", "windows_looked_away",
-                          "engagement_vs_class"]
 CAUTION = ("Facial expression is not a measure of learning. These figures describe what the "
            "camera saw (faces, head pose, eyes, expressions) and are estimates by models with "
            "known errors and biases. Use them to notice moments worth a second look, never to "
@@ -41,7 +42,8 @@ CAUTION = ("Facial expression is not a measure of learning. These figures descri
 #: Settings of the report stage that ``lecturelens report`` takes over from the original run.
 REBUILD_FIELDS = ("window", "window_overlap", "window_min_share", "engagement_model",
                   "group_affect_model", "gifs", "gif_seconds", "gif_width", "gif_fps",
-                  "gif_max_per_student", "gif_min_strength", "min_face", "threads")
+                  "gif_max_per_student", "gif_min_strength", "min_face", "detect_min_size",
+                  "detect_threshold", "threads")
 #: How far (engagement + valence / 2) must stand from the lecture's median to be marked.
 KEY_MOMENT_MARGIN = 0.05
 STATE_COLOURS = {"camera_off": "#9ab7d3", "absent": "#e6e6e6", "insufficient": "#f3e2a9",
@@ -59,6 +61,19 @@ class ReportSettings:
     group_affect_model: str = ""
     plots: bool = True
 
+    @classmethod
+    def from_config(cls, config) -> "ReportSettings":
+        """The report stage's settings of an :class:`~lecturelens.config.AnalyzeConfig`."""
+        return cls(
+            windows=WindowSettings(window=config.window, overlap=config.window_overlap,
+                                   min_share=config.window_min_share),
+            gifs=GifSettings(mode=config.gifs, seconds=config.gif_seconds,
+                             width=config.gif_width, fps=config.gif_fps,
+                             max_per_student=config.gif_max_per_student,
+                             min_strength=config.gif_min_strength),
+            engagement_model=config.engagement_model,
+            group_affect_model=config.group_affect_model)
+
 
 def _fmt(v, digits=3) -> str:
     if v is None or (isinstance(v, float) and v != v):
@@ -68,23 +83,8 @@ def _fmt(v, digits=3) -> str:
 
 # --- tables -------------------------------------------------------------------------------
 
-def window_columns(classes: Sequence[str]) -> list[str]:
-    """Columns of windows.csv."""
-    return (["student_id", "name", "start", "end", "state", "faces", "usable_faces",
-             "expected_faces", "camera_off_seconds", "emotion", "strength", "valence"]
-            + [f"p_{c}" for c in classes]
-            + ["engagement", "level", "level_name"] + list(WINDOW_SIGNALS)
-            + ["yaw", "pitch", "ear", "motion"])
-
-
-GROUP_COLUMNS = ["start", "end", "group_affect", "score_positive", "score_neutral",
-                 "score_negative", "mean_valence", "valence_spread", "students_visible",
-                 "students_camera_off", "students_absent", "students_insufficient",
-                 "mean_engagement", "students_looked_away"]
-
-
 def _write_tables(dest: Path, res) -> None:
-    with atomic_csv(dest / "windows.csv", window_columns(res.classes)) as w:
+    with atomic_csv(dest / rf.WINDOWS, window_columns(res.classes)) as w:
         for r in res.rows:
             sig = r["signals"]
             probs = r.get("probs")
@@ -100,7 +100,7 @@ def _write_tables(dest: Path, res) -> None:
                        + [_fmt(sig.get(k)) for k in WINDOW_SIGNALS]
                        + [_fmt(r.get("yaw"), 1), _fmt(r.get("pitch"), 1), _fmt(r.get("ear")),
                           _fmt(r.get("motion"))])
-    with atomic_csv(dest / "group.csv", GROUP_COLUMNS) as w:
+    with atomic_csv(dest / rf.GROUP, GROUP_COLUMNS) as w:
         for g in res.group_rows:
             sc = g.get("scores", {})
             w.writerow([f"{g['start']:.1f}", f"{g['end']:.1f}", g["group_affect"]]
@@ -109,8 +109,8 @@ def _write_tables(dest: Path, res) -> None:
                           g["students_visible"], g["students_camera_off"],
                           g["students_absent"], g["students_insufficient"],
                           _fmt(g.get("mean_engagement")), g.get("students_looked_away", 0)])
-    for name, arr in (("window_features.npy", res.descriptors),
-                      ("group_features.npy", res.group_descriptors)):
+    for name, arr in ((rf.WINDOW_FEATURES, res.descriptors),
+                      (rf.GROUP_FEATURES, res.group_descriptors)):
         with atomic_open(dest / name, "wb") as fh:
             np.save(fh, np.asarray(arr, np.float16))  # no copy when already float16
 
@@ -135,8 +135,6 @@ def student_summaries(res) -> dict[str, dict]:
         s["mean_engagement"] = float(np.mean(s["eng"])) if s["eng"] else float("nan")
         n = sum(s["levels"])
         s["level_shares"] = [c / n if n else float("nan") for c in s["levels"]]
-    from lecturelens.rubric import relative_to_class
-
     rel = relative_to_class({k: s["mean_engagement"] for k, s in out.items()})
     for k, s in out.items():
         s["vs_class"] = rel.get(k, {}).get("vs_class", float("nan"))
@@ -145,12 +143,9 @@ def student_summaries(res) -> dict[str, dict]:
 
 
 def _update_students_csv(dest: Path, summaries: dict, duration: float) -> list[dict]:
-    from lecturelens.pipeline import STUDENT_COLUMNS
-
-    with open(dest / "students.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = rf.read_table(dest / rf.STUDENTS)[1]
     cols = STUDENT_COLUMNS + STUDENT_REPORT_COLUMNS
-    with atomic_csv(dest / "students.csv", cols) as w:
+    with atomic_csv(dest / rf.STUDENTS, cols) as w:
         for r in rows:
             s = summaries.get(r["student_id"])
             if s is not None:
@@ -375,8 +370,6 @@ def _data_uri(path: Path, mime: str) -> str:
 
 
 def _provenance(run: dict, settings: ReportSettings) -> list[tuple[str, str, str, str]]:
-    from lecturelens.models import all_models
-
     entries = {e.name: e for e in all_models()}
     rows = []
     for m in run.get("models", []):
@@ -432,9 +425,9 @@ in {100 * counts['neutral'] / n:.0f} %, negative in {100 * counts['negative'] / 
                          "</li>")
     if items:
         parts.append("<ul>" + "".join(items) + "</ul>")
-    if (dest / "timeline.png").is_file():
+    if (dest / rf.TIMELINE).is_file():
         parts.append(f'<img alt="class timeline" style="max-width:100%" '
-                     f'src="{_data_uri(dest / "timeline.png", "image/png")}">')
+                     f'src="{_data_uri(dest / rf.TIMELINE, "image/png")}">')
     parts.append("""<h2>Students</h2><table><tr><th>id</th><th>name</th><th>visible (s)</th>
 <th>camera off</th><th>dominant emotion</th><th>mean engagement</th>
 <th>very low / low / high / very high</th>
@@ -467,7 +460,7 @@ in {100 * counts['neutral'] / n:.0f} %, negative in {100 * counts['negative'] / 
         sid = s["student_id"]
         parts.append(f'<div class="student" id="{e(sid)}"><h3>{e(s["name"])} '
                      f'<span class="muted">({e(sid)})</span></h3>')
-        png = dest / "students" / f"{sid}.png"
+        png = rf.student_plot(dest, sid)
         if png.is_file():
             parts.append(f'<img alt="{e(s["name"])} over time" style="max-width:100%" '
                          f'src="{_data_uri(png, "image/png")}">')
@@ -497,7 +490,7 @@ windows with too few usable faces are marked <i>insufficient</i> instead of gues
     for row in _provenance(run, settings):
         parts.append("<tr>" + "".join(f"<td>{e(str(x))}</td>" for x in row) + "</tr>")
     parts.append("</table></body></html>\n")
-    with atomic_open(dest / REPORT_HTML, "w", encoding="utf-8") as fh:
+    with atomic_open(dest / rf.REPORT_HTML, "w", encoding="utf-8") as fh:
         fh.write("\n".join(parts))
 
 
@@ -526,8 +519,6 @@ def build_reports(dest: str | Path, settings: ReportSettings | None = None,
     Returns:
         Summary for ``run.json``: files written, windows, GIFs.
     """
-    from lecturelens.engagement import load_model
-
     dest = Path(dest)
     settings = settings or ReportSettings()
     run = run_info(dest)
@@ -555,31 +546,29 @@ def build_reports(dest: str | Path, settings: ReportSettings | None = None,
     step("report tables")
     summaries = student_summaries(res)
     student_rows = _update_students_csv(dest, summaries, duration)
-    written = ["windows.csv", "group.csv", "window_features.npy", "group_features.npy"]
+    written = [rf.WINDOWS, rf.GROUP, rf.WINDOW_FEATURES, rf.GROUP_FEATURES]
     moments = {"engaging": [], "difficult": []}
     if settings.plots:
-        moments = plot_timeline(res, dest / "timeline.png",
+        moments = plot_timeline(res, dest / rf.TIMELINE,
                                 f"{Path(run.get('input', {}).get('path', dest.name)).name}")
-        written.append("timeline.png")
+        written.append(rf.TIMELINE)
         for s in student_rows:
-            plot_student(res, s["student_id"], s["name"], dest / "students" /
-                         f"{s['student_id']}.png", duration)
-        written.append("students/")
+            plot_student(res, s["student_id"], s["name"], rf.student_plot(dest, s["student_id"]),
+                         duration)
+        written.append(f"{rf.PLOT_DIR}/")
     step("report plots")
     gifs: list[dict] = []
     if chosen:
         gifs = write_gifs(video, dest, obs, chosen, fps, settings.gifs, detector=detector,
                           progress=progress)
-        written.append("gifs/")
+        written.append(f"{rf.GIF_DIR}/")
     step("report gifs")
-    with atomic_csv(dest / "gifs.csv", ["student_id", "name", "emotion", "strength", "t",
-                                        "start", "end", "path", "crop"]) as w:
+    with atomic_csv(dest / rf.GIF_TABLE, rf.GIF_COLUMNS) as w:
         for gif in gifs:
             w.writerow([gif[k] if k != "crop" else " ".join(map(str, gif[k]))
-                        for k in ("student_id", "name", "emotion", "strength", "t", "start",
-                                  "end", "path", "crop")])
-    written.append("gifs.csv")
-    written.append(REPORT_HTML)
+                        for k in rf.GIF_COLUMNS])
+    written.append(rf.GIF_TABLE)
+    written.append(rf.REPORT_HTML)
     states = {}
     for r in res.rows:
         states[r["state"]] = states.get(r["state"], 0) + 1
@@ -618,9 +607,6 @@ def rebuild(dest: str | Path, config, video: str | Path | None = None,
         ExclusionError: an exclusion that means nobody (nothing is changed then).
         FolderBusyError: another run is writing the folder.
     """
-    from lecturelens import optout
-    from lecturelens.reportdir import FolderLock, sweep_temps
-
     dest = Path(dest)
     exclusions = optout.Exclusions.from_config(config)
     exclusions.check_photos()
@@ -640,16 +626,14 @@ def rebuild(dest: str | Path, config, video: str | Path | None = None,
                                              finished=finished).people
         detector = None
         if config.gifs != "none":
-            from lecturelens.detect import FaceDetector
-
-            detector = FaceDetector(min_face=config.min_face, threads=config.threads)
+            detector = create_face_detector(config)
 
         def ready(summary: dict) -> None:
             record = run_info(dest)  # as the opt-out left it
             record["reports"] = {k: v for k, v in summary.items() if k != "report_outputs"}
-            write_json(dest / "run.json", record)
+            write_run(dest, record)
 
-        summary = build_reports(dest, config.report_settings(), video=video,
+        summary = build_reports(dest, ReportSettings.from_config(config), video=video,
                                 detector=detector, progress=progress, on_ready=ready)
         optout.forget(dest)
     summary.pop("report_outputs")

@@ -28,14 +28,10 @@ from pathlib import Path
 from typing import Callable
 
 from lecturelens.errors import FolderBusyError, OutputError, output_error
+# The folder's file names and which of them the report stage derives are the format's
+# (:mod:`lecturelens.reportfiles`); this module keeps the folder consistent.
+from lecturelens.reportfiles import DERIVED_DIRS, DERIVED_FILES, LOCK_FILE, REPORT_HTML
 
-REPORT_HTML = "report.html"
-#: Outputs of the report stage, rebuilt from the analysis' files by ``lecturelens report``.
-#: ``report.html`` comes first: it is removed before anything else changes.
-DERIVED_FILES = (REPORT_HTML, "gifs.csv", "windows.csv", "group.csv", "timeline.png",
-                 "window_features.npy", "group_features.npy")
-DERIVED_DIRS = ("gifs", "students")
-LOCK_FILE = ".lecturelens.lock"
 #: Suffix of a derived folder on its way out (renamed first, so its name goes at once).
 REMOVING = ".removing"
 

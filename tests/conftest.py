@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lecturelens.compose import compose_gallery, data_dir, face_videos
+from lecturelens.dev.compose import compose_gallery, data_dir, face_videos
 from lecturelens.ingest import ffmpeg_exe
 
 

@@ -19,7 +19,7 @@ from lecturelens.batch import (RECORD_FILE, STAGING_DIR, BatchSettings, LocalExe
                                _report_names, config_hash, find_recordings, fingerprint,
                                read_record, run_batch)
 from lecturelens.cli import cli
-from lecturelens.compose import compose_gallery
+from lecturelens.dev.compose import compose_gallery
 from lecturelens.config import AnalyzeConfig
 from lecturelens.errors import ConfigError, InputError
 

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lecturelens.compose import (
+from lecturelens.dev.compose import (
     DEFAULT_NAMES, TILE_BG, compose_gallery, font_renders, gallery_rects, gallery_shape,
     grid_rects, hard_case_schedule, load_truth, screen_share_layout, tile_at, truth_path,
 )
@@ -313,8 +313,8 @@ def test_load_truth_rejects_json_that_is_not_a_truth(tmp_path, content):
 
 # --- app skins (zoom, teams, meet): look, labels, chrome, names -------------------------------
 
-from lecturelens import skins as sk  # noqa: E402
-from lecturelens.compose import resolve_skin  # noqa: E402
+from lecturelens.dev import skins as sk  # noqa: E402
+from lecturelens.dev.compose import resolve_skin  # noqa: E402
 
 _ID = re.compile(r"\d{8}")
 

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from lecturelens.cli import cli
 from lecturelens.course import load_lecture, match_lectures, write_course_view
 from lecturelens.errors import InputError
-from lecturelens.pipeline import STUDENT_COLUMNS, STUDENT_EMBEDDINGS_FILE
+from lecturelens.reportfiles import STUDENT_COLUMNS
+from lecturelens.reportfiles import STUDENT_EMBEDDINGS as STUDENT_EMBEDDINGS_FILE
 
 
 def _report(dir_, students, model="dlib-resnet"):
@@ -99,9 +100,9 @@ def test_bad_report_folders(tmp_path, faces):
 @pytest.mark.slow
 def test_same_class_two_recordings_different_tile_order(tmp_path, shared_videos):
     """Real faces: one class in two lectures with another tile order; each person links."""
-    from lecturelens.compose import compose_gallery, load_truth
+    from lecturelens.dev.compose import compose_gallery, load_truth
     from lecturelens.config import AnalyzeConfig
-    from lecturelens.evaluate import evaluate_people
+    from lecturelens.dev.evaluate import evaluate_people
     from lecturelens.pipeline import analyze
 
     lectures = []

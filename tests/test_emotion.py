@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from lecturelens.compose import data_dir
+from lecturelens.dev.compose import data_dir
 from lecturelens.emotion import create_emotion_model, crop_faces, emotion_models
 from lecturelens.emotion.align import crop_face
 from lecturelens.emotion.data import canonical_label
@@ -170,8 +170,72 @@ def test_eval_emotion_on_real_fer_faces(tmp_path):
     assert res["accuracy"] > 0.5  # FER chance level is 0.14; the card reports the full test
     assert res["per_class"]["happy"]["recall"] > 0.7
     assert 0 < res["faces_found"] <= 1
-    assert "confusion" in format_report(res)
+    recalls = [res["per_class"][c]["recall"] for c in res["classes"]]
+    assert res["macro_recall"] == pytest.approx(np.mean(recalls))
+    report = format_report(res)
+    assert "confusion" in report and "macro avg" in report
     json.dumps(res)
+
+
+def test_eval_emotion_scores_per_class_recall_and_macro_average():
+    from lecturelens.emotion.evaluate import confusion_scores, format_report
+
+    # 3 classes; "c" has no images and is never right, "b" is predicted once (wrongly)
+    confusion = [[8, 2, 0],   # a: recall 0.8
+                 [5, 5, 0],   # b: recall 0.5
+                 [0, 0, 0]]   # c: no images
+    res = confusion_scores(confusion, ["a", "b", "c"])
+    assert res["images"] == 20 and res["accuracy"] == pytest.approx(13 / 20)
+    assert res["per_class"]["a"] == {"recall": 0.8, "precision": 8 / 13, "support": 10}
+    assert res["per_class"]["c"] == {"recall": None, "precision": None, "support": 0}
+    assert res["macro_recall"] == pytest.approx((0.8 + 0.5) / 2)  # c has no images: left out
+    assert res["macro_precision"] == pytest.approx((8 / 13 + 5 / 7) / 2)
+    res.update(data_dir="d", model="m", precision="int8", faces_found=1.0, ms_per_image=1.0,
+               skipped={})
+    macro = next(ln for ln in format_report(res).splitlines() if ln.startswith("macro avg"))
+    assert macro.split()[2:] == ["0.650", "0.665", "20"]
+    json.dumps(res)
+    empty = confusion_scores(np.zeros((2, 2), int), ["a", "b"])
+    assert empty["macro_recall"] is None and empty["accuracy"] == 0.0
+
+
+def test_image_folders_take_every_format_opencv_reads(tmp_path):
+    import cv2
+
+    from lecturelens.emotion.data import (IMAGE_SUFFIXES, image_hw, list_labelled_images,
+                                          load_gray, load_rgb)
+    from lecturelens.errors import InputError
+
+    assert {".tif", ".tiff", ".bmp", ".webp", ".jp2", ".pgm", ".ppm", ".pbm", ".png", ".jpg",
+            ".jpeg", ".jpe", ".pnm", ".sr", ".ras", ".hdr", ".pic"} <= IMAGE_SUFFIXES
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    happy, sad = tmp_path / "happy", tmp_path / "Sadness"
+    happy.mkdir()
+    sad.mkdir()
+    assert cv2.imwrite(str(happy / "a.tif"), img)  # cv2 writes BGR; read back as RGB
+    assert cv2.imwrite(str(happy / "b.TIFF"), img)
+    assert cv2.imwrite(str(sad / "c.pgm"), img[:, :, 0])
+    assert cv2.imwrite(str(sad / "d.sr"), img)
+    assert cv2.imwrite(str(sad / "e.hdr"), img.astype(np.float32) / 255)  # Pillow cannot
+    assert cv2.imwrite(str(sad / "f.tiff"), img.astype(np.uint16) * 257)  # 16-bit
+    (sad / "notes.txt").write_text("not an image")
+    items = list_labelled_images(tmp_path)
+    assert [(p.name, label) for p, label in items] == [  # folders in sorted order
+        ("c.pgm", "sad"), ("d.sr", "sad"), ("e.hdr", "sad"), ("f.tiff", "sad"),
+        ("a.tif", "happy"), ("b.TIFF", "happy")]
+    for path, _ in items:
+        rgb = load_rgb(path)
+        assert rgb.shape == (40, 30, 3) and rgb.dtype == np.uint8, path.name
+        assert image_hw(path) == (40, 30), path.name
+        if path.suffix != ".pgm":  # Radiance HDR's shared exponent rounds a little
+            tol = 3 if path.suffix == ".hdr" else 1
+            assert np.abs(rgb.astype(int) - img[:, :, ::-1]).max() <= tol, path.name
+    x, y = load_gray(items, ("happy", "sad"), size=48)
+    assert x.shape == (6, 48, 48) and x.dtype == np.uint8 and y.tolist() == [1, 1, 1, 1, 0, 0]
+    (happy / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match="broken.png: not an image"):
+        load_rgb(happy / "broken.png")
 
 
 

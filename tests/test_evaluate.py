@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lecturelens.compose import compose_gallery, tile_at
-from lecturelens.evaluate import adjusted_rand_index, evaluate_detection, evaluate_people
+from lecturelens.dev.compose import compose_gallery, tile_at
+from lecturelens.dev.evaluate import adjusted_rand_index, evaluate_detection, evaluate_people
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def _report(tmp_path: Path, truth: dict, times: list[float], sampled: int, extra
                          "y2": y + 3 * h / 4})
     rows += list(extra)
     with open(tmp_path / "observations.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, ["t", "frame", "track_id", "x1", "y1", "x2", "y2"])
+        w = csv.DictWriter(fh, ["t", "frame", "track_id", "student_id", "x1", "y1", "x2", "y2"])
         w.writeheader()
         w.writerows(rows)
     (tmp_path / "run.json").write_text(json.dumps({"frames_sampled": sampled,
@@ -170,7 +170,7 @@ def test_evaluate_people_needs_a_report_folder(tmp_path, people_truth, people_re
 
 # ---------------------------------------------------------------- names as printed and read
 
-from lecturelens.evaluate import (  # noqa: E402
+from lecturelens.dev.evaluate import (  # noqa: E402
     close_key, evaluate_names, printed_labels, students_of_people, ui_text_students,
 )
 

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from lecturelens.compose import (BACKGROUND, SLIDE_BG, TILE_BG, _astronaut, _draw_label,
+from lecturelens.dev.compose import (BACKGROUND, SLIDE_BG, TILE_BG, _astronaut, _draw_label,
                                  _render_camera_off, _render_tile, grid_rects, label_font)
 from lecturelens.detect import Face
 from lecturelens.names import (MIN_CONF, Label, NameReader, NameStage, _merge_words,
@@ -117,7 +117,7 @@ def test_find_labels_rejects_dark_text_on_a_light_slide():
 
 
 def test_find_labels_ignores_a_composed_slide():
-    from lecturelens.compose import SLIDES, _render_slide
+    from lecturelens.dev.compose import SLIDES, _render_slide
 
     frame = np.empty((H, W, 3), np.uint8)
     frame[:] = BACKGROUND

@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from lecturelens.compose import label_font
+from lecturelens.fonts import label_font
 from lecturelens.ocr import merge_letters, mute_colour, respace, skeleton, vote
 
 needs_ppocr = pytest.mark.skipif(

@@ -4,14 +4,15 @@ import json
 import numpy as np
 import pytest
 
-from lecturelens.compose import compose_gallery, load_truth
+from lecturelens.dev.compose import compose_gallery, load_truth
 from lecturelens.config import AnalyzeConfig
 from lecturelens.errors import InputError
-from lecturelens.evaluate import evaluate_detection, evaluate_people
+from lecturelens.dev.evaluate import evaluate_detection, evaluate_people
 from lecturelens.people import name_similarity
-from lecturelens.report import STUDENT_REPORT_COLUMNS
-from lecturelens.pipeline import (OBSERVATION_COLUMNS, STUDENT_COLUMNS, STUDENT_EMBEDDINGS_FILE,
-                                  TRACK_COLUMNS, analyze)
+from lecturelens.pipeline import analyze
+from lecturelens.reportfiles import (OBSERVATION_COLUMNS, STUDENT_COLUMNS,
+                                     STUDENT_EMBEDDINGS as STUDENT_EMBEDDINGS_FILE,
+                                     STUDENT_REPORT_COLUMNS, TRACK_COLUMNS)
 
 
 def _rows(path):

@@ -13,10 +13,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 from lecturelens.cli import cli
-from lecturelens.compose import load_truth
+from lecturelens.dev.compose import load_truth
 from lecturelens.config import AnalyzeConfig
 from lecturelens.pipeline import analyze
-from lecturelens.report import CAUTION, GROUP_COLUMNS, key_moments, window_columns
+from lecturelens.report import CAUTION, key_moments
+from lecturelens.reportfiles import GROUP_COLUMNS, window_columns
 
 
 def _rows(path):

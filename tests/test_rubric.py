@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lecturelens import rubric
-from lecturelens.compose import data_dir
+from lecturelens.dev.compose import data_dir
 from lecturelens.windows import (LEVEL_NAMES, LEVELS, Observations, StudentInfo,
                                  compute_windows, engagement_level)
 

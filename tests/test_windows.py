@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lecturelens.reportfiles import format_intervals, parse_intervals
 from lecturelens.windows import (LEVELS, Observations, StudentInfo, WindowSettings,
-                                 compute_windows, engagement_level, format_intervals,
-                                 group_scores, parse_intervals, valence_of, window_bounds)
+                                 compute_windows, engagement_level, group_scores, valence_of,
+                                 window_bounds)
 
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 

@@ -1,16 +1,22 @@
-"""Command line: parses options into a config and calls the library. Nothing else."""
+"""Command line: parses options into a config and calls the library. Nothing else.
+
+The development commands (training and evaluating the emotion model, scoring a report
+against a composed gallery's truth) live in :mod:`lecturelens.dev.commands`; the group
+loads that module by name only when one of them is asked for (or listed by ``--help``), so
+the runtime never imports development code, and an install without :mod:`lecturelens.dev`
+simply lacks those commands. ``python -m lecturelens.dev`` runs them on their own.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import sys
-from pathlib import Path
 
 import click
 
 from lecturelens import __version__
-from lecturelens.config import AnalyzeConfig, field_help
-from lecturelens.emotion.quant import PRECISIONS
-from lecturelens.emotion.train import CROPS, TEACHER_CROPS
+from lecturelens.config import AnalyzeConfig, field_help, stage_fields
 from lecturelens.errors import LectureLensError, output_error
 
 _DEFAULTS = AnalyzeConfig()
@@ -27,7 +33,37 @@ class _UserError(click.ClickException):
         click.echo(f"lecturelens: error: {self.format_message()}", err=True)
 
 
-class _Group(click.Group):
+#: Module of the development commands (see the module docs).
+DEV_COMMANDS_MODULE = "lecturelens.dev.commands"
+#: Their names, so that the group knows them without loading them.
+DEV_COMMANDS = ("train-emotion", "soup-emotion", "eval-emotion", "eval-people")
+
+
+def _dev_command(name: str) -> click.Command | None:
+    """A development command, loaded on first use; ``None`` without :mod:`lecturelens.dev`."""
+    try:
+        module = importlib.import_module(DEV_COMMANDS_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name and DEV_COMMANDS_MODULE.startswith(exc.name):
+            return None
+        raise
+    return module.COMMANDS.get(name)
+
+
+class CliGroup(click.Group):
+    """A command group that shows LectureLens' errors as one line (with their exit codes)
+    and knows the development commands without loading them."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx))
+                      | {n for n in DEV_COMMANDS if _dev_command(n) is not None})
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name in DEV_COMMANDS:
+            cmd = _dev_command(cmd_name)
+        return cmd
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -39,28 +75,36 @@ class _Group(click.Group):
             raise _UserError(output_error(err)) from err
 
 
-def _config_option(name: str, type_, flag: str | None = None):
-    """A CLI option backed by an :class:`AnalyzeConfig` field (help and default from it)."""
-    default = getattr(_DEFAULTS, name)
-    flag = flag or "--" + name.replace("_", "-")
-    return click.option(flag, name, type=type_, default=None,
-                        help=f"{field_help(name)} [default: {default}]")
+def _option_type(f: dataclasses.Field):
+    """The click type of a config field: its choices, a file, or its kind and range."""
+    meta, kind = f.metadata, type(f.default)
+    lo, hi = meta.get("min"), meta.get("max")
+    if meta.get("choices"):
+        return click.Choice(meta["choices"])
+    if meta.get("path"):
+        return click.Path(dir_okay=False)
+    if kind is float and lo is not None:
+        return click.FloatRange(lo, hi)
+    if kind is int and lo is not None:
+        return click.IntRange(lo, hi)
+    return kind
+
+
+def _config_option(f: dataclasses.Field):
+    """A CLI option backed by an :class:`AnalyzeConfig` field (type, help and default from
+    it; a boolean is a ``--name/--no-name`` switch)."""
+    default = getattr(_DEFAULTS, f.name)
+    flag = "--" + f.name.replace("_", "-")
+    if type(f.default) is bool:
+        flag = f"{flag}/--no-{flag[2:]}"
+    return click.option(flag, f.name, type=_option_type(f), default=None,
+                        help=f"{field_help(f.name)} [default: {default}]")
 
 
 def _report_options(f):
     """Options of the windows/report stage, shared by ``analyze`` and ``report``."""
     for opt in reversed([
-        _config_option("window", click.FloatRange(5.0, 10.0)),
-        _config_option("window_overlap", click.FloatRange(0.0, 0.9)),
-        _config_option("window_min_share", click.FloatRange(0.0, 1.0)),
-        _config_option("engagement_model", click.Path(dir_okay=False)),
-        _config_option("group_affect_model", click.Path(dir_okay=False)),
-        _config_option("gifs", click.Choice(["none", "strong", "all"])),
-        _config_option("gif_seconds", click.FloatRange(1.0, 10.0)),
-        _config_option("gif_width", click.IntRange(48, 640)),
-        _config_option("gif_fps", click.FloatRange(1.0, 25.0)),
-        _config_option("gif_max_per_student", click.IntRange(0, 20)),
-        _config_option("gif_min_strength", click.FloatRange(0.0, 1.0)),
+        *map(_config_option, stage_fields("report")),
         click.option("--exclude", "exclude", multiple=True, metavar="NAME",
                      help="Name or student id (S04) of a student to remove from every output "
                           "(repeatable; one name per option: a comma is part of the name). "
@@ -102,7 +146,7 @@ def _load(config_file, options: dict):
     return config
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CliGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="lecturelens")
 def cli():
     """LectureLens: who is visible, who is who, and how the class felt, from a recorded
@@ -115,29 +159,7 @@ def _analysis_options(f):
         click.option("--config", "config_file", type=click.Path(dir_okay=False),
                      help="TOML config file with an [analyze] table (see "
                           "lecturelens.sample.toml); options given here win over it."),
-        _config_option("fps", click.FloatRange(0.05, 30.0)),
-        _config_option("min_face", click.IntRange(1, 4096)),
-        _config_option("detect_min_size", click.IntRange(12, 4096)),
-        _config_option("detect_threshold", click.FloatRange(0.0, 1.0)),
-        _config_option("detect_interval", click.FloatRange(0.0, 3600.0)),
-        _config_option("batch_size", click.IntRange(1, 1024)),
-        _config_option("threads", click.IntRange(0, 256)),
-        _config_option("track_iou", click.FloatRange(0.0, 1.0)),
-        _config_option("track_max_gap", click.FloatRange(0.0, 3600.0)),
-        _config_option("track_max_appearance_change", click.FloatRange(0.0, 1.0)),
-        _config_option("emotion_model", str),
-        _config_option("emotion_weights", click.Path(dir_okay=False)),
-        _config_option("emotion_precision", click.Choice(PRECISIONS)),
-        _config_option("emotion_worker", bool, flag="--emotion-worker/--no-emotion-worker"),
-        _config_option("identity_model", str),
-        _config_option("identity_weights", click.Path(dir_okay=False)),
-        _config_option("ocr_lang", str),
-        _config_option("ocr_engine", click.Choice(["auto", "ppocr+tesseract", "tesseract"])),
-        _config_option("ocr_budget", click.FloatRange(0.005, 1.0)),
-        _config_option("ocr_interval", click.FloatRange(1.0, 3600.0)),
-        _config_option("ocr_min_reads", click.IntRange(1, 100)),
-        _config_option("roster", click.Path(dir_okay=False)),
-        _config_option("eye_model", str),
+        *map(_config_option, stage_fields("analyze")),
         _report_options,
     ]):
         f = opt(f)
@@ -153,6 +175,7 @@ def _analysis_options(f):
 def analyze(video, outdir, config_file, quiet, **options):
     """Analyse one recording VIDEO and write reports into OUTDIR/<video name>/."""
     from lecturelens.pipeline import analyze as run_analyze, report_dir
+    from lecturelens.reportfiles import REPORT_HTML
 
     config = _load(config_file, options)
     record = run_analyze(video, outdir, config=config, progress=not quiet)
@@ -163,7 +186,7 @@ def analyze(video, outdir, config_file, quiet, **options):
                    f"{record['wall_seconds']:.1f} s ({record['x_real_time']}x real time)")
         rep = record.get("reports", {})
         click.echo(f"{rep.get('windows', 0)} windows, {rep.get('gifs', 0)} GIFs; open "
-                   f"{report_dir(video, outdir) / 'report.html'}")
+                   f"{report_dir(video, outdir) / REPORT_HTML}")
 
 
 @cli.command()
@@ -243,7 +266,7 @@ def report(report_dir, video, config_file, quiet, **options):
     --exclude, --exclude-file or --exclude-face, first removes those students from every
     file."""
     from lecturelens.report import REBUILD_FIELDS, rebuild
-    from lecturelens.windows import run_info
+    from lecturelens.reportfiles import run_info
 
     if config_file is None:
         # Without a config file, a rebuild keeps the settings of the original run.
@@ -392,117 +415,6 @@ def models_verify():
         sys.exit(1)
 
 
-@cli.command("train-emotion")
-@click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", default="runs/lensnet_fer", show_default=True,
-              help="Folder for checkpoints (last.pt, best.pt) and history.json.")
-@click.option("--epochs", default=35, show_default=True, help="Epochs of the one-cycle schedule.")
-@click.option("--batch", default=128, show_default=True)
-@click.option("--lr", default=0.1, show_default=True, help="Peak learning rate (SGD, Nesterov).")
-@click.option("--threads", default=2, show_default=True, help="Torch CPU threads.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False),
-              help="last.pt of an interrupted run with the same settings.")
-@click.option("--export", type=click.Path(dir_okay=False),
-              help="Write the best-on-val weights here as a float16 state dict "
-                   "(models/lensnet_fer.pt for the default model).")
-@click.option("--stop-after", type=click.IntRange(1), help="Stop after N epochs of this run "
-              "(the schedule still spans --epochs); continue later with --resume.")
-@click.option("--bf16/--no-bf16", default=None, help="bfloat16 autocast while training "
-              "[default: on when the CPU computes bfloat16 natively]")
-@click.option("--crops", type=click.Choice(CROPS), default="whole",
-              show_default=True, help="whole: train on the images as they are; faces: on the "
-              "faces cut from them as analyze and eval-emotion cut them (detected once, cached); "
-              "faces-warp: the same faces cut anew at every step with the augmentation folded "
-              "into the cut (one resampling, as analyze's crops have).")
-@click.option("--init", type=click.Path(exists=True, dir_okay=False),
-              help="Start from these weights (e.g. fine-tune a whole-image model on faces; "
-                   "a run's last.pt: its last epoch).")
-@click.option("--cache", type=click.Path(file_okay=False),
-              help="Folder for the decoded splits (share it between runs) [default: OUT/cache]")
-@click.option("--average-from", type=click.IntRange(1), help="Export the average of the weights "
-              "at the end of epoch N and every later epoch, instead of the best epoch.")
-@click.option("--report-test", is_flag=True, help="Also report the final model's accuracy on "
-              "DATA_DIR/test (choose on val; read test once, for the model you ship).")
-@click.option("--teacher", "teachers", multiple=True, metavar="[CROPS=]WEIGHTS",
-              help="Distil from this net (repeatable; their mean probabilities on the train "
-                   "images are soft targets). CROPS (whole or faces; default --crops, faces "
-                   "for faces-warp) is what the teacher sees.")
-@click.option("--teacher-weight", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="Share of the loss given to the teachers' soft targets.")
-def train_emotion(data_dir, out, epochs, batch, lr, threads, seed, resume, export, stop_after,
-                  bf16, crops, init, cache, average_from, report_test, teachers,
-                  teacher_weight):
-    """Train the default emotion model (lensnet-fer) on DATA_DIR/{train,val[,test]}/<label>/."""
-    from lecturelens.emotion.train import train
-
-    if average_from and average_from > epochs:
-        raise click.BadParameter(f"{average_from} is after the last epoch ({epochs})",
-                                 param_hint="--average-from")
-    pairs = []
-    for spec in teachers:
-        kind, sep, path = spec.rpartition("=")
-        kind = kind if sep else crops if crops in TEACHER_CROPS else "faces"
-        if kind not in TEACHER_CROPS:
-            raise click.BadParameter(f"{spec}: CROPS must be one of {', '.join(TEACHER_CROPS)}",
-                                     param_hint="--teacher")
-        if not Path(path).is_file():
-            raise click.BadParameter(f"{path}: no such weights file", param_hint="--teacher")
-        pairs.append((path, kind))
-    res = train(data_dir, out, epochs=epochs, batch=batch, lr=lr, threads=threads, seed=seed,
-                resume=resume, export=export, stop_after=stop_after, bf16=bf16, crops=crops,
-                init=init, cache=cache, average_from=average_from, report_test=report_test,
-                teachers=pairs, teacher_weight=teacher_weight, log=click.echo)
-    click.echo(f"best val accuracy {res['best_val']:.4f}"
-               + (f", averaged {res['average_val']:.4f}" if "average_val" in res else "")
-               + (f", test accuracy {res['test_acc']:.4f}" if "test_acc" in res else ""))
-
-
-@cli.command("soup-emotion")
-@click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("weights", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--export", required=True, type=click.Path(dir_okay=False),
-              help="Write the mean here (float16 + int8 calibration, as train-emotion exports).")
-@click.option("--crops", type=click.Choice(TEACHER_CROPS), default="faces", show_default=True,
-              help="What the val images are (as the runs' --crops; faces for faces-warp).")
-@click.option("--cache", type=click.Path(file_okay=False),
-              help="Folder of the runs' decoded splits (share it with them).")
-@click.option("--threads", type=int, default=2, show_default=True, help="Torch CPU threads.")
-def soup_emotion(data_dir, weights, export, crops, cache, threads):
-    """Average lensnet weight files (runs fine-tuned from one net with other seeds) into one
-    net; report each one's and the mean's accuracy on DATA_DIR/val."""
-    from lecturelens.emotion.train import soup
-
-    if len(weights) < 2:
-        raise click.BadParameter("give at least two weight files", param_hint="WEIGHTS")
-    soup(data_dir, list(weights), export, crops=crops, cache=cache, threads=threads,
-         log=click.echo)
-
-
-@cli.command("eval-emotion")
-@click.argument("data_dir", type=click.Path(file_okay=False))
-@click.option("--model", default="lensnet-fer", show_default=True,
-              help="Emotion model (see `lecturelens models list`).")
-@click.option("--weights", type=click.Path(dir_okay=False),
-              help="Weight file instead of the registry location.")
-@click.option("--no-detect", is_flag=True, help="Use whole images; skip face detection.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="auto",
-              show_default=True, help="What LectureLens' own nets compute in (as analyze's "
-              "--emotion-precision).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--threads", default=0, show_default=True, help="Torch CPU threads (0: default).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def eval_emotion(data_dir, model, weights, no_detect, precision, as_json, threads, quiet):
-    """Accuracy, per-class recall and confusion matrix on DATA_DIR/<label>/*.jpg."""
-    import json
-
-    from lecturelens.emotion.evaluate import evaluate_folder, format_report
-
-    res = evaluate_folder(data_dir, model=model, weights=weights, detect=not no_detect,
-                          progress=not quiet, threads=threads, precision=precision)
-    click.echo(json.dumps(res, indent=2) if as_json else format_report(res))
-
-
 @cli.group()
 def people():
     """Students across recordings."""
@@ -528,38 +440,6 @@ def people_match(report_dirs, outdir):
                f"than one); open {view['path']}")
 
 
-@cli.command("eval-people")
-@click.argument("report_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("truth", type=click.Path(exists=True, dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def eval_people(report_dir, truth, as_json):
-    """Who-is-who accuracy of REPORT_DIR against a composed gallery's TRUTH.json:
-    adjusted Rand index of faces to people, students found vs. true, exact-name rate."""
-    import json
-
-    from lecturelens.compose import load_truth
-    from lecturelens.evaluate import evaluate_people
-
-    from lecturelens.errors import InputError
-
-    try:
-        truth_data = load_truth(truth)
-    except (ValueError, KeyError) as exc:
-        raise InputError(f"{truth}: not a truth file ({exc}); give the .truth.json that "
-                         "sample_videos/compose_gallery.py wrote beside the video") from None
-    res = evaluate_people(report_dir, truth_data)
-    if as_json:
-        click.echo(json.dumps(res, indent=2, ensure_ascii=False))
-        return
-    click.echo(f"ARI {res['ari']:.4f} over {res['faces']} faces; students found "
-               f"{res['students_found']} of {res['students_true']}; exact names "
-               f"{res['exact_names']:.1%}")
-    for pid, p in res["people"].items():
-        mark = "ok " if p["exact"] else "BAD"
-        click.echo(f"  [{mark}] {p['name']:<24} -> {p['student_id'] or '-':<4} "
-                   f"{p['student_name']}")
-
-
 @cli.command("config-sample")
 def config_sample():
     """Print the commented sample config file (every setting with its default)."""
@@ -568,4 +448,4 @@ def config_sample():
     click.echo(sample_config(), nl=False)
 
 
-__all__ = ["cli"]
+__all__ = ["cli", "CliGroup"]

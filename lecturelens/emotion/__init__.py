@@ -6,7 +6,7 @@ returns class probabilities and the penultimate-layer feature vectors, on the CP
 
 Models:
     * ``lensnet-fer`` (default, offline): trained by this project on FER2013, weights in
-      ``models/``.
+      ``lecturelens/weights/`` (package data).
     * HSEmotion's timm EfficientNets (``enet_b0_8_best_vgaf`` ...): fetched on first use, or
       given by path; loaded without running their pickle (:mod:`.safe_load`).
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lecturelens.config import EMOTION_PRECISIONS
 from lecturelens.emotion.align import crop_faces
 from lecturelens.errors import ModelError
 from lecturelens.models import ModelEntry, get_model_entry
@@ -54,8 +55,8 @@ class EmotionModel:
         self._bf16 = False
         #: what the nets compute in: ``bfloat16``, ``int8`` or ``float32`` (for run.json).
         self.precision = "float32"
-        if precision not in quant.PRECISIONS:
-            raise ModelError(f"emotion precision must be one of {', '.join(quant.PRECISIONS)}, "
+        if precision not in EMOTION_PRECISIONS:
+            raise ModelError(f"emotion precision must be one of {', '.join(EMOTION_PRECISIONS)}, "
                              f"not {precision!r}")
         if fast:
             # Small CNNs on the CPU. int8 wherever the weights carry its calibration: it is the
@@ -63,8 +64,6 @@ class EmotionModel:
             # against 2.4 ms in bfloat16 on a CPU with AMX and AVX512-VNNI; ~5 against 7.3 ms
             # in float32 on AVX2) at the same accuracy. Otherwise channels-last convolutions
             # (~1.5x faster, oneDNN), in bfloat16 where the CPU computes it natively.
-            from lecturelens.emotion.train import bf16_supported
-
             calibrated = bool(calibrations) and all(calibrations)
             if precision == "int8" and not (calibrated and quant.int8_supported()):
                 raise ModelError(f"{entry.name}: int8 needs calibrated weights (exported by "
@@ -78,7 +77,7 @@ class EmotionModel:
                     if precision == "int8":
                         raise ModelError(f"{entry.name}: {exc}") from None
             if self.precision != "int8":
-                self._bf16 = bf16_supported()
+                self._bf16 = quant.bf16_supported()
                 self.nets = [m.to(memory_format=torch.channels_last) for m in self.nets]
                 self.precision = "bfloat16" if self._bf16 else "float32"
         mean = torch.tensor(entry.mean, dtype=torch.float32).view(1, -1, 1, 1)

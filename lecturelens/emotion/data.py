@@ -1,5 +1,6 @@
-"""Labelled face-image folders (``DATA_DIR/<label>/*.jpg``), label-name mapping, and the
-faces in such photos as the emotion models see them.
+"""Labelled face-image folders (``DATA_DIR/<label>/*.jpg``, or any other format OpenCV reads:
+:data:`IMAGE_SUFFIXES`), label-name mapping, and the faces in such photos as the emotion
+models see them.
 
 Evaluation and training cut faces out of these photos the way ``analyze`` cuts them out of a
 frame: MTCNN (on an upscaled copy when the image is small), then the shared crop function;
@@ -29,8 +30,74 @@ _ALIASES = {
     "surprise": "surprise", "surprised": "surprise",
 }
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+#: File suffixes of the still images LectureLens reads: every format OpenCV decodes (JPEG,
+#: JPEG 2000, PNG, WebP, AVIF, GIF, BMP, TIFF, the portable any-map family, Sun raster,
+#: Radiance HDR). Left out: OpenEXR (OpenCV's wheels are built without it) and PFM (float
+#: pixels that OpenCV does not scale to 8 bits). Pillow reads the 8-bit files it knows (as
+#: before), OpenCV the rest (:func:`read_image`). The one list for every place that picks
+#: images out of a folder by name.
+IMAGE_SUFFIXES = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jp2", ".png", ".webp", ".avif", ".gif", ".bmp", ".dib",
+    ".tif", ".tiff", ".pbm", ".pgm", ".ppm", ".pxm", ".pnm", ".pam", ".sr", ".ras", ".hdr",
+    ".pic",
+})
+#: Pillow modes read as they are; other modes (16-bit, float) and files Pillow cannot open
+#: go through OpenCV, which scales them to 8 bits.
+_PIL_8BIT = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK",
+                       "YCbCr", "LAB", "HSV"})
 DETECT_SIDE = 160  # small images are upscaled to this side before face detection
+
+
+def is_image_file(path: str | Path) -> bool:
+    """True for a file whose suffix is one of :data:`IMAGE_SUFFIXES` (any case)."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_image(path: str | Path, gray: bool = False) -> np.ndarray:
+    """An image file as ``H x W x 3`` uint8 RGB (``H x W`` with ``gray``).
+
+    Pillow reads the 8-bit images it knows (so JPEG and PNG decode exactly as before);
+    OpenCV reads the rest (Radiance HDR, PAM, 16-bit TIFF and PNG ...), scaled to 8 bits.
+
+    Raises:
+        InputError: the file is missing or neither library can decode it.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            if im.mode in _PIL_8BIT:
+                return np.asarray(im.convert("L" if gray else "RGB"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such image file") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        pass
+    import cv2
+
+    try:
+        buf = np.fromfile(path, np.uint8)  # imdecode: any path, whatever its characters
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    im = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR) if buf.size \
+        else None
+    if im is None:
+        raise InputError(f"{path}: not an image that Pillow or OpenCV can decode")
+    return im if gray else cv2.cvtColor(im, cv2.COLOR_BGR2RGB)
+
+
+def image_hw(path: str | Path) -> tuple[int, int]:
+    """An image's height and width: from its header where Pillow knows the format, else by
+    decoding it as :func:`read_image` does."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if im.mode in _PIL_8BIT:
+                return im.size[::-1]
+    except (OSError, ValueError, SyntaxError):
+        pass
+    return read_image(path, gray=True).shape[:2]
 
 
 def canonical_label(name: str) -> str | None:
@@ -54,7 +121,7 @@ def list_labelled_images(root: str | Path) -> list[tuple[Path, str]]:
         if label is None:
             unknown.append(sub.name)
             continue
-        items += [(p, label) for p in sorted(sub.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        items += [(p, label) for p in sorted(sub.iterdir()) if is_image_file(p)]
     if not items:
         hint = f" (unrecognised label folders: {', '.join(unknown)})" if unknown else ""
         raise InputError(f"{root}: no images in <label>/ sub-folders{hint}; expected e.g. "
@@ -75,21 +142,17 @@ def load_gray(items: list[tuple[Path, str]], classes: tuple[str, ...], size: int
     for path, label in items:
         if label not in index:
             continue
-        with Image.open(path) as im:
-            im = im.convert("L")
-            if im.size != (size, size):
-                im = im.resize((size, size), Image.BILINEAR)
-            xs.append(np.asarray(im, dtype=np.uint8))
+        im = read_image(path, gray=True)
+        if im.shape != (size, size):
+            im = np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR))
+        xs.append(im)
         ys.append(index[label])
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    """An image file as ``H x W x 3`` uint8 RGB."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    """An image file as ``H x W x 3`` uint8 RGB (:func:`read_image`)."""
+    return read_image(path)
 
 
 def photo_detector(threads: int = 0):

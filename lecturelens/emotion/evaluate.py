@@ -1,5 +1,6 @@
-"""``lecturelens eval-emotion``: accuracy, per-class recall and confusion matrix of an emotion
-model on any folder laid out as ``DATA_DIR/<label>/*.jpg``.
+"""``lecturelens eval-emotion``: accuracy, per-class recall and precision, their macro averages
+and the confusion matrix of an emotion model on any folder laid out as
+``DATA_DIR/<label>/*.jpg`` (any format of :data:`~lecturelens.emotion.data.IMAGE_SUFFIXES`).
 
 Faces are detected first and cut as ``analyze`` cuts them (:mod:`.data`); when no face is
 found the whole image is used. Label names are mapped to the model's classes
@@ -26,7 +27,7 @@ def evaluate_folder(data_dir: str | Path, model: str = DEFAULT_EMOTION_MODEL,
     """Evaluate an emotion model on a labelled folder.
 
     Args:
-        data_dir: ``DATA_DIR/<label>/*.{jpg,png}``.
+        data_dir: ``DATA_DIR/<label>/*.jpg`` (or any format OpenCV reads).
         model: registry name of the emotion model.
         weights: optional weight file overriding the registry location.
         detect: detect and crop faces first (else use every whole image).
@@ -37,6 +38,7 @@ def evaluate_folder(data_dir: str | Path, model: str = DEFAULT_EMOTION_MODEL,
 
     Returns:
         A JSON-ready dict: ``accuracy``, ``per_class`` recall/precision/support,
+        ``macro_recall`` and ``macro_precision`` (see :func:`confusion_scores`),
         ``confusion`` (rows: true class, columns: predicted, both in ``classes`` order),
         ``skipped`` label counts, ``faces_found`` share, ``ms_per_image``, ``precision``.
     """
@@ -63,27 +65,49 @@ def evaluate_folder(data_dir: str | Path, model: str = DEFAULT_EMOTION_MODEL,
                 confusion[index[label], pred] += 1
             bar.update(len(part))
     seconds = time.perf_counter() - t0
-    support = confusion.sum(1)
-    predicted = confusion.sum(0)
-    diag = np.diag(confusion)
-    n = int(support.sum())
+    n = int(confusion.sum())
     return {
         "data_dir": str(data_dir),
         "model": em.name,
         "weights": em.weights,
         "detect": detect,
         "precision": em.precision,
-        "images": n,
-        "accuracy": float(diag.sum() / n) if n else 0.0,
-        "classes": classes,
-        "per_class": {c: {"recall": float(diag[i] / support[i]) if support[i] else None,
-                          "precision": float(diag[i] / predicted[i]) if predicted[i] else None,
-                          "support": int(support[i])}
-                      for i, c in enumerate(classes)},
-        "confusion": confusion.tolist(),
+        **confusion_scores(confusion, classes),
         "skipped": dict(skipped),
         "faces_found": found / n if n else 0.0,
         "ms_per_image": 1000 * seconds / n if n else 0.0,
+    }
+
+
+def confusion_scores(confusion, classes: list[str]) -> dict:
+    """Scores of a confusion matrix (rows: true class, columns: predicted).
+
+    Returns:
+        ``images``, ``accuracy``, ``macro_recall`` and ``macro_precision`` (unweighted means
+        over the classes that have images, so every class counts the same however many
+        images it has; a class never predicted has precision 0; ``None`` without images),
+        ``classes``, ``per_class`` recall/precision/support (``None`` where undefined) and
+        ``confusion`` as lists.
+    """
+    confusion = np.asarray(confusion, np.int64)
+    support = confusion.sum(1)
+    predicted = confusion.sum(0)
+    diag = np.diag(confusion)
+    n = int(support.sum())
+    present = support > 0
+    recall = np.divide(diag, support, out=np.zeros(len(classes)), where=present)
+    precision = np.divide(diag, predicted, out=np.zeros(len(classes)), where=predicted > 0)
+    return {
+        "images": n,
+        "accuracy": float(diag.sum() / n) if n else 0.0,
+        "macro_recall": float(recall[present].mean()) if n else None,
+        "macro_precision": float(precision[present].mean()) if n else None,
+        "classes": list(classes),
+        "per_class": {c: {"recall": float(recall[i]) if support[i] else None,
+                          "precision": float(precision[i]) if predicted[i] else None,
+                          "support": int(support[i])}
+                      for i, c in enumerate(classes)},
+        "confusion": confusion.tolist(),
     }
 
 
@@ -98,10 +122,15 @@ def format_report(res: dict) -> str:
         lines.append("skipped (model lacks these classes): "
                      + ", ".join(f"{k} ({v})" for k, v in sorted(res["skipped"].items())))
     lines.append(f"{'class':<10} {'recall':>7} {'prec.':>7} {'n':>6}")
+
+    def fmt(v):
+        return "   -   " if v is None else f"{v:7.3f}"
+
     for c in classes:
         pc = res["per_class"][c]
-        fmt = lambda v: "   -   " if v is None else f"{v:7.3f}"  # noqa: E731
         lines.append(f"{c:<10} {fmt(pc['recall'])} {fmt(pc['precision'])} {pc['support']:6d}")
+    lines.append(f"{'macro avg':<10} {fmt(res.get('macro_recall'))} "
+                 f"{fmt(res.get('macro_precision'))} {res['images']:6d}")
     w = max(6, max(len(c) for c in classes))
     lines.append("confusion (rows true, columns predicted):")
     lines.append(" " * (w + 1) + " ".join(f"{c[:6]:>6}" for c in classes))

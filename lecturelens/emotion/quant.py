@@ -20,7 +20,6 @@ import copy
 import warnings
 
 CALIBRATION_PREFIX = "int8_calibration."
-PRECISIONS = ("auto", "float", "int8")
 
 
 def _engine() -> str | None:
@@ -36,6 +35,15 @@ def _engine() -> str | None:
 def int8_supported() -> bool:
     """True when PyTorch has an x86 int8 backend (fbgemm/x86) on this machine."""
     return _engine() is not None
+
+
+def bf16_supported() -> bool:
+    """True when this CPU computes bfloat16 natively (else autocast would be slower)."""
+    import torch
+
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool((probe and probe()) or (amx and amx()))
 
 
 def _heads(net):

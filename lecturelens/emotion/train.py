@@ -6,7 +6,8 @@
 ``<label>/*.jpg``. Model selection uses ``val`` only; ``test`` is read only when asked
 (``report_test``), for the model to be shipped.
 Checkpoints (``last.pt`` to resume with ``--resume``, ``best.pt``) and ``history.json`` go
-to ``--out``; ``--export`` writes the best weights as a float16 state dict for ``models/``.
+to ``--out``; ``--export`` writes the best weights as a float16 state dict for
+``lecturelens/weights/``.
 """
 
 from __future__ import annotations
@@ -127,15 +128,6 @@ def _crop_maps(boxes: np.ndarray, landmarks: np.ndarray, photo_hw: np.ndarray,
     return out
 
 
-def bf16_supported() -> bool:
-    """True when this CPU computes bfloat16 natively (else autocast would be slower)."""
-    import torch
-
-    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool((probe and probe()) or (amx and amx()))
-
-
 def _to_input(u8):
     import torch
 
@@ -241,7 +233,7 @@ def _load_split(root: Path, split: str, cache: Path | None, crops: str = "whole"
     map from crop pixels to image pixels (:func:`_crop_maps`), for :func:`_augment`.
     """
     from lecturelens.atomic import atomic_open
-    from lecturelens.emotion.data import list_labelled_images, load_face_crops, load_gray
+    from lecturelens.emotion.data import list_labelled_images, load_gray
 
     if crops == "faces-warp":
         x, y = _load_split(root, split, cache, "whole", threads, log)
@@ -263,11 +255,10 @@ def _load_split(root: Path, split: str, cache: Path | None, crops: str = "whole"
 
 
 def _photo_hw(path: Path) -> tuple[int, int]:
-    """A photo's height and width, read from its header (the file is closed again)."""
-    from PIL import Image
+    """A photo's height and width, read from its header where Pillow knows the format."""
+    from lecturelens.emotion.data import image_hw
 
-    with Image.open(path) as im:
-        return im.size[::-1]
+    return image_hw(path)
 
 
 def _face_cache(root: Path, split: str, cache: Path | None, threads: int, log) -> dict:
@@ -330,7 +321,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
         average_from: average the weights at the end of this epoch and every later one
             (uniformly, BatchNorm statistics included) and export that average instead of
             the best epoch. Averaging the last epochs of a fine-tuning run gave nets 0.8-0.9
-            points better on val than any single epoch (models/lensnet_fer.md).
+            points better on val than any single epoch (lecturelens/weights/lensnet_fer.md).
         report_test: also measure the final model on ``test/`` (``test_acc``). Off by
             default: a test figure printed after every run invites choosing on test.
         teachers: ``(weights_path, crops)`` pairs whose mean probabilities on the train
@@ -342,6 +333,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
     import torch
     import torch.nn.functional as F
 
+    from lecturelens.emotion import quant
     from lecturelens.emotion.nets import build_lensnet
 
     torch.set_num_threads(threads)
@@ -365,7 +357,7 @@ def train(data_dir: str | Path, out: str | Path, epochs: int = 40, batch: int = 
             f"train accuracy {(soft.argmax(1).numpy() == ytr).mean():.4f}")
 
     if bf16 is None:
-        bf16 = bf16_supported()
+        bf16 = quant.bf16_supported()
     log(f"train {len(xtr)} images, val {len(xva)} images, classes {FER_CLASSES}, "
         f"bf16 autocast {'on' if bf16 else 'off'}, crops {crops}")
     # Seeded here, after the teachers (whose nets also draw initial weights), so a run

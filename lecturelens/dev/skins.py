@@ -1,6 +1,6 @@
 """Meeting-app skins for the gallery composer: names, labels, camera-off tiles and chrome.
 
-The composer (:mod:`lecturelens.compose`) lays out tiles and plays face videos; this module
+The composer (:mod:`lecturelens.dev.compose`) lays out tiles and plays face videos; this module
 decides what the meeting app draws on and around them, so that the name-reading code is
 tested on screens that look like Zoom, Teams and Google Meet recordings (see
 ``docs/meeting-ui.md`` in the shared folder) and cannot be tuned to one fixed look:
@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from lecturelens.fonts import covers
 
 SKINS = ("zoom", "teams", "meet")
 SCRIPTS = ("latin", "korean", "chinese", "cyrillic", "arabic")
@@ -493,17 +495,6 @@ def load_font(file: str, size: int, bold: bool = False, face: str | None = None)
     if path is None:
         return None
     return ImageFont.truetype(str(path), max(1, int(size)), index=_face_index(path, face))
-
-
-def covers(font, text: str) -> bool:
-    """Whether ``font`` has a glyph for every character of ``text`` (spaces aside)."""
-    missing = font.getmask("\U000F0000")
-    missing = (missing.size, bytes(missing))
-    for ch in set(text) - {" ", "\u200f", "\u200e"}:
-        mask = font.getmask(ch)
-        if (mask.size, bytes(mask)) == missing:
-            return False
-    return True
 
 
 @functools.lru_cache(maxsize=None)

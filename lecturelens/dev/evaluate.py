@@ -1,4 +1,5 @@
-"""Evaluate a report against the truth of a composed gallery (see :mod:`lecturelens.compose`).
+"""Evaluate a report against the truth of a composed gallery (see
+:mod:`lecturelens.dev.compose`).
 
 Detection recall: for every sampled frame and every tile showing a camera, is there a
 detected face whose centre lies in that tile's video area? (A camera-off tile shows only a
@@ -10,24 +11,37 @@ track span two tiles or two people?
 from __future__ import annotations
 
 import bisect
-import csv
-import json
 from collections import defaultdict
 from pathlib import Path
 
-from lecturelens.compose import segment_at, tile_at
+from lecturelens import reportfiles
+from lecturelens.dev.compose import segment_at, tile_at
+from lecturelens.dev.skins import close_key
 from lecturelens.errors import InputError
 
 
-def read_observations(path: str | Path) -> list[dict]:
-    """Rows of an ``observations.csv`` with numbers parsed."""
-    rows = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            rows.append({**r, "t": float(r["t"]), "track_id": int(r["track_id"]),
-                         "cx": (float(r["x1"]) + float(r["x2"])) / 2,
-                         "cy": (float(r["y1"]) + float(r["y2"])) / 2})
-    return rows
+def faces_of(report_dir: str | Path) -> list[dict]:
+    """The report's faces (its observations), each with ``t``, ``track_id``, ``student_id``
+    and the centre of its box, ``cx`` and ``cy``."""
+    obs = reportfiles.read_observations(report_dir)
+    cx = (obs.box[:, 0] + obs.box[:, 2]) / 2
+    cy = (obs.box[:, 1] + obs.box[:, 3]) / 2
+    return [{"t": float(t), "track_id": int(tid), "student_id": sid, "cx": float(x),
+             "cy": float(y)}
+            for t, tid, sid, x, y in zip(obs.t, obs.track_id, obs.student_id, cx, cy)]
+
+
+def _need_report(report_dir: Path) -> None:
+    """Raise :class:`InputError` unless ``report_dir`` has students and observations."""
+    for name in (reportfiles.STUDENTS, reportfiles.OBSERVATIONS):
+        if not (report_dir / name).is_file():
+            raise InputError(f"{report_dir}: no {name}; expected a report folder written by "
+                             "`lecturelens analyze` (OUTDIR/<video name>/)")
+
+
+def _read_students(report_dir: Path) -> dict[str, dict]:
+    rows = reportfiles.read_table(report_dir / reportfiles.STUDENTS)[1]
+    return {r["student_id"]: r for r in rows}
 
 
 def _tile_of(truth_t_tiles: list[dict], cx: float, cy: float) -> dict | None:
@@ -58,14 +72,13 @@ def evaluate_detection(report_dir: str | Path, truth: dict) -> dict:
         ``tracks_per_tile_segment``, ``tiles_per_track``, ``people_per_track`` (ideally all 1;
         a person who stays in the same tile across a reshuffle may keep one track).
     """
-    obs = read_observations(Path(report_dir) / "observations.csv")
     by_t: dict[float, list[dict]] = defaultdict(list)
-    for r in obs:
+    for r in faces_of(report_dir):
         by_t[r["t"]].append(r)
     times = sorted(by_t)
     # A sampled frame with no face at all leaves no row; run.json knows how many were sampled.
-    run_file = Path(report_dir) / "run.json"
-    run = json.loads(run_file.read_text()) if run_file.exists() else {}
+    has_run = (Path(report_dir) / reportfiles.RUN).exists()
+    run = reportfiles.run_info(report_dir) if has_run else {}
     sampled = run.get("frames_sampled", 0)
     empty_frames = max(0, sampled - len(times))
     sample_fps = (run.get("config") or {}).get("fps")
@@ -169,23 +182,18 @@ def evaluate_people(report_dir: str | Path, truth: dict) -> dict:
     from collections import Counter
 
     report_dir = Path(report_dir)
-    for name in ("students.csv", "observations.csv"):
-        if not (report_dir / name).is_file():
-            raise InputError(f"{report_dir}: no {name}; expected a report folder written by "
-                             "`lecturelens analyze` (OUTDIR/<video name>/)")
-    with open(report_dir / "students.csv", newline="", encoding="utf-8") as fh:
-        students = {r["student_id"]: r for r in csv.DictReader(fh)}
-    obs = read_observations(report_dir / "observations.csv")
+    _need_report(report_dir)
+    students = _read_students(report_dir)
     y_true, y_pred = [], []
-    faces_of: dict[str, Counter] = defaultdict(Counter)
-    for r in obs:
+    seen: dict[str, Counter] = defaultdict(Counter)
+    for r in faces_of(report_dir):
         tile = _tile_of([t for t in tile_at(truth, r["t"]) if t.get("video_rect")],
                         r["cx"], r["cy"])
         if tile is None:
             continue
         y_true.append(tile["person"])
         y_pred.append(r.get("student_id") or f"track-{r['track_id']}")
-        faces_of[tile["person"]][r.get("student_id", "")] += 1
+        seen[tile["person"]][r.get("student_id", "")] += 1
     names = {p["person_id"]: p["name"] for p in truth["people"]}
     present = {t["person"] for s in truth["segments"] for t in s["tiles"]}
 
@@ -195,8 +203,8 @@ def evaluate_people(report_dir: str | Path, truth: dict) -> dict:
     people = {}
     for pid in sorted(present):
         true_name = nfc(names.get(pid, ""))
-        if faces_of[pid]:
-            sid = faces_of[pid].most_common(1)[0][0]
+        if seen[pid]:
+            sid = seen[pid].most_common(1)[0][0]
         else:
             sid = next((k for k, s in students.items() if nfc(s["name"]) == true_name), "")
         got = nfc(students.get(sid, {}).get("name", ""))
@@ -214,14 +222,6 @@ def evaluate_people(report_dir: str | Path, truth: dict) -> dict:
 
 
 # ---------------------------------------------------------------- names as printed and read
-
-def close_key(text: str) -> str:
-    """A label compared loosely: case, spaces, accents, ``(...)`` parts, digits and ``...``
-    ignored (see :func:`lecturelens.skins.close_key`)."""
-    from lecturelens.skins import close_key as _key
-
-    return _key(text)
-
 
 def _clean(text: str) -> str:
     """NFC with runs of white space as one space: what "exactly as printed" compares."""
@@ -250,11 +250,6 @@ def printed_labels(truth: dict) -> dict[str, dict[str, float]]:
     return {pid: dict(v) for pid, v in out.items()}
 
 
-def _read_students(report_dir: Path) -> dict[str, dict]:
-    with open(report_dir / "students.csv", newline="", encoding="utf-8") as fh:
-        return {r["student_id"]: r for r in csv.DictReader(fh)}
-
-
 def students_of_people(report_dir: str | Path, truth: dict) -> dict[str, str]:
     """The student each true person's faces were given, by majority of their observations.
 
@@ -266,13 +261,13 @@ def students_of_people(report_dir: str | Path, truth: dict) -> dict[str, str]:
     """
     from collections import Counter
 
-    faces_of: dict[str, Counter] = defaultdict(Counter)
-    for r in read_observations(Path(report_dir) / "observations.csv"):
+    seen: dict[str, Counter] = defaultdict(Counter)
+    for r in faces_of(report_dir):
         tile = _tile_of([t for t in tile_at(truth, r["t"]) if t.get("video_rect")],
                         r["cx"], r["cy"])
         if tile is not None:
-            faces_of[tile["person"]][r.get("student_id") or ""] += 1
-    return {pid: c.most_common(1)[0][0] for pid, c in faces_of.items() if c}
+            seen[tile["person"]][r.get("student_id") or ""] += 1
+    return {pid: c.most_common(1)[0][0] for pid, c in seen.items() if c}
 
 
 def evaluate_names(report_dir: str | Path, truth: dict) -> dict:
@@ -304,10 +299,7 @@ def evaluate_names(report_dir: str | Path, truth: dict) -> dict:
         ``student_name``, ``seen`` (on camera) and the three booleans.
     """
     report_dir = Path(report_dir)
-    for name in ("students.csv", "observations.csv"):
-        if not (report_dir / name).is_file():
-            raise InputError(f"{report_dir}: no {name}; expected a report folder written by "
-                             "`lecturelens analyze` (OUTDIR/<video name>/)")
+    _need_report(report_dir)
     students = _read_students(report_dir)
     seen = students_of_people(report_dir, truth)
     labels = printed_labels(truth)

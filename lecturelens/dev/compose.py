@@ -16,7 +16,7 @@ reused mirrored as different people.
 Skins (``skin=``): ``"classic"`` is the original look above (labels scaled with the tile, no
 UI around the gallery, the default). ``"zoom"``, ``"teams"`` and ``"meet"`` draw what those
 apps draw, every parameter randomised by the seed around the values measured on real screens
-(:mod:`lecturelens.skins`): a label size that does not scale with the tile, muted-mic icons,
+(:mod:`lecturelens.dev.skins`): a label size that does not scale with the tile, muted-mic icons,
 ``...`` truncation, camera-off tiles, an active-speaker border that moves, UI chrome whose
 text is never a name, random names of many scripts with what people type around them
 (student IDs, ``(Host)``, pronouns), and a low-bitrate final encode. ``layout=`` adds the
@@ -32,8 +32,6 @@ Nothing composed here is meant to be committed.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 import math
 import os
@@ -46,6 +44,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from lecturelens.atomic import write_json
+from lecturelens.fonts import covers, label_font
 
 BACKGROUND = (26, 26, 26)
 TILE_BG = (35, 35, 38)
@@ -82,11 +81,6 @@ SLIDES = [
      "Dr. Andrés Villalobos · Economics 110"),
 ]
 
-# Fonts that draw the accented Latin-1 letters of the names (Pillow's bundled default font
-# only covers ASCII): matplotlib's copy of DejaVu Sans when matplotlib is installed, then
-# Debian's fonts-dejavu-core.
-_DEJAVU_DIRS = ["/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu",
-                "/usr/local/share/fonts/dejavu"]
 # Letters that NFKD does not decompose into a base letter plus accent.
 _ASCII_FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "ð": "d",
                              "Ð": "D", "þ": "th", "Þ": "Th", "·": "-"})
@@ -97,7 +91,7 @@ def data_dir() -> Path:
     env = os.environ.get("LECTURELENS_DATA")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def face_videos(root: Path | None = None) -> list[Path]:
@@ -106,43 +100,9 @@ def face_videos(root: Path | None = None) -> list[Path]:
     return sorted(folder.glob("*.mp4")) if folder.is_dir() else []
 
 
-def _font_file(bold: bool = False) -> Path | None:
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    dirs = []
-    spec = importlib.util.find_spec("matplotlib")
-    if spec is not None and spec.origin:
-        dirs.append(Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf")
-    dirs += [Path(d) for d in _DEJAVU_DIRS]
-    return next((d / name for d in dirs if (d / name).is_file()), None)
-
-
-@functools.lru_cache(maxsize=64)
-def label_font(size: int, bold: bool = False):
-    """The font of name labels and slides: DejaVu Sans when installed, else Pillow's default.
-
-    Args:
-        size: pixel size.
-        bold: the bold face (falls back to the regular one).
-
-    Returns:
-        A ``PIL.ImageFont.FreeTypeFont``.
-    """
-    from PIL import ImageFont
-
-    path = _font_file(bold) or _font_file(False)
-    return ImageFont.truetype(str(path), size) if path else ImageFont.load_default(size=size)
-
-
 def font_renders(text: str, size: int = 20) -> bool:
     """Whether :func:`label_font` draws every character of ``text`` (no missing-glyph boxes)."""
-    font = label_font(size)
-    missing = font.getmask("\U000F0000")  # a private-use code point: no font draws it
-    missing = (missing.size, bytes(missing))
-    for ch in set(text) - {" "}:
-        mask = font.getmask(ch)
-        if (mask.size, bytes(mask)) == missing:
-            return False
-    return True
+    return covers(label_font(size), text, ignore=" ")
 
 
 def displayable(text: str) -> str:
@@ -323,7 +283,7 @@ def _classic_font(text: str, size: int, bold: bool = False):
     Arabic) when DejaVu lacks its letters."""
     if font_renders(text):
         return label_font(size, bold)
-    from lecturelens.skins import _guess_info, text_font
+    from lecturelens.dev.skins import _guess_info, text_font
 
     return text_font(text, _guess_info(text).script, size, bold) or label_font(size, bold)
 
@@ -537,7 +497,7 @@ def resolve_skin(skin: str, seed: int) -> str:
     Raises:
         ValueError: an unknown skin name.
     """
-    from lecturelens.skins import SKINS
+    from lecturelens.dev.skins import SKINS
 
     if skin == "random":
         return SKINS[random.Random(f"skin-pick-{seed}").randrange(len(SKINS))]
@@ -619,7 +579,7 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
             lecture of the same class), not in the order of ``truth["people"]``.
         skin: ``"classic"`` (the original look: labels scaled with the tile, no UI),
             ``"zoom"``, ``"teams"``, ``"meet"`` (randomised around the real apps, see
-            :mod:`lecturelens.skins`) or ``"random"`` (one of the three by ``seed``).
+            :mod:`lecturelens.dev.skins`) or ``"random"`` (one of the three by ``seed``).
         layout: ``"gallery"``, ``"speaker"`` (the active speaker large, a filmstrip of
             ``strip_tiles`` small tiles above) or ``"screen_share"`` (a share for the whole
             video).
@@ -657,7 +617,7 @@ def compose_gallery(out: str | Path, rows: int = 3, cols: int = 4, duration: flo
     import imageio_ffmpeg
     from tqdm import tqdm
 
-    from lecturelens import skins as sk
+    from lecturelens.dev import skins as sk
 
     out = Path(out)
     rng = random.Random(seed)
@@ -973,7 +933,7 @@ def _skin_tile(tile: dict, theme, info, typed: str, muted: bool, speaking: bool)
     The overlays (label box, icons, rounded corners, speaker border) are drawn once per
     segment and blended over the live video each frame.
     """
-    from lecturelens import skins as sk
+    from lecturelens.dev import skins as sk
 
     x, y, w, h = tile["rect"]
     ovs = []
