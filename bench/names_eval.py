@@ -160,7 +160,8 @@ def _analyze(video: Path, name: str, args, roster: Path | None = None) -> dict:
         if run.get("status") == "ok":
             return run
     config = AnalyzeConfig(emotion_model="none", eye_model="none", gifs="none",
-                           threads=args.threads, roster=str(roster) if roster else "")
+                           threads=args.threads, roster=str(roster) if roster else "",
+                           **({"ocr_budget": args.ocr_budget} if args.ocr_budget else {}))
     print(f"[{name}] analyzing", file=sys.stderr, flush=True)
     return analyze(video, RESULTS, config, progress=False, name=name)
 
@@ -290,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                    "installed, mixed)")
     p.add_argument("--jobs", type=int, default=1, help="meetings processed at once")
     p.add_argument("--threads", type=int, default=1, help="torch threads per analysis")
+    p.add_argument("--ocr-budget", type=float, default=None,
+                   help="--ocr-budget of the analyses (default: analyze's)")
     p.add_argument("--no-roster", action="store_true", help="skip the roster runs")
     p.add_argument("--reuse", action="store_true", help="score cached reports instead of "
                    "analysing again (after a code change, leave this off)")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -145,12 +146,12 @@ def normalise_name(text: str) -> str:
     ``I`` (``lvanov`` -> ``Ivanov``): in the sans-serif fonts of meeting apps the two glyphs
     are the same, and names are capitalised.
     """
-    text = tidy_ocr_text(text).translate(_BRACES)
+    text = tidy_ocr_text(text).translate(_BRACES).translate(_JAMO)
     text = _ELLIPSIS.sub("", text.strip())
     text = _BRACKETED.sub(" ", text)
     words = []
     for w in text.split():
-        w = w.strip(".,;:|_'\"`~!*()[]{}<>/\\\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026-")
+        w = w.strip(".,;:|_'\"`~!*()[]{}<>/\\\u201c\u201d\u201e\u2018\u2019\u201a\u00ab\u00bb\u2026-")
         # Pronouns survive a lost bracket ("she/her)", "e/her"): no name has a slash.
         if not any(ch.isalpha() for ch in w) or "/" in w:
             continue
@@ -168,10 +169,48 @@ def normalise_name(text: str) -> str:
         words.pop()
     while len(words) > 1 and len(words[0]) == 1 and words[0].islower():
         words.pop(0)
+    # An icon read as a letter of another script: one Han character before a Latin name
+    # (品 Declan Clarke), one before a Korean name (二 김유나), a little Latin before a
+    # Korean one (vs 송민준). Names are one script; the debris at their ends is not.
+    main = _main_script(words)
+    if main is not None:
+        def debris(w: str) -> bool:
+            script = _word_script(w)
+            return script != main and (len(w) == 1 or (
+                script == "latin" and len(w) <= 2 and w.islower()))
+
+        while len(words) > 1 and debris(words[0]):
+            words.pop(0)
+        while len(words) > 1 and debris(words[-1]):
+            words.pop()
     return tidy_ocr_text(" ".join(words))
 
 
-_BRACES = str.maketrans({"{": "(", "}": ")", "[": "(", "]": ")"})
+def _word_script(word: str) -> str | None:
+    """The script of every letter of ``word``, or None for a mix (or no letters)."""
+    scripts = {s for ch in word if ch.isalpha() for s in name_scripts(ch)}
+    return scripts.pop() if len(scripts) == 1 else None
+
+
+def _main_script(words: Sequence[str]) -> str | None:
+    """The script most of a name's letters are in, when they are enough to tell (three
+    Latin letters, two syllables of Hangul or Han)."""
+    count: dict[str, int] = {}
+    for w in words:
+        script = _word_script(w)
+        if script is not None:
+            count[script] = count.get(script, 0) + sum(ch.isalpha() for ch in w)
+    if not count:
+        return None
+    script = max(count, key=count.get)
+    return script if count[script] >= (3 if script == "latin" else 2) else None
+
+
+_BRACES = str.maketrans({"{": "(", "}": ")", "[": "(", "]": ")", "\uff08": "(", "\uff09": ")",
+                         "\uff3b": "(", "\uff3d": ")"})
+#: Hangul compatibility jamo (ㄱ, ㆍ): names are written in syllables, so a lone jamo is an
+#: icon or a dot read as one.
+_JAMO = dict.fromkeys(range(0x3130, 0x3190))
 
 
 #: Text of meeting-app chrome (title bar, buttons, toolbar, menus), never a student's name;
@@ -260,20 +299,21 @@ class NameReader:
         installed = tesseract_languages()  # one `tesseract --list-langs` for both uses
         self.lang, self.warnings = resolve_ocr_languages(lang, roster, installed)
         self.tess.lang = self.lang
-        # Under auto, labels the main languages read badly are read once more with every
-        # installed non-Latin language (one more process, for those labels only): a class
-        # with Korean or Russian names and no roster still gets them.
-        self.any_script = None
-        if lang == "auto":
-            from lecturelens.ocr import TesseractPage
-            from lecturelens.scripts import SCRIPT_LANGS, tesseract_langs_for
+        # Labels PP-OCR could not read as Latin (no text, or only Han characters, which is
+        # how it reads Hangul: 윤도윤 -> 是乒是) are read again with each non-Latin language
+        # alone, one page each: in a multi-language page Tesseract picks the language word
+        # by word and reads small Hangul as Latin (황서연 -> BAA under kor+eng). Under auto
+        # these are every installed non-Latin language, so a class with Korean or Arabic
+        # names and no roster still gets them; else the non-Latin ones asked for.
+        from lecturelens.scripts import SCRIPT_LANGS, lang_script, tesseract_langs_for
 
-            others = [lg for lg in tesseract_langs_for(set(SCRIPT_LANGS) - {"latin"},
-                                                       installed)
-                      if lg not in self.lang.split("+")]
-            # One page per language: in one multi-language page Tesseract's choice of
-            # language for a word depends on the rest of the page (김민준 read as "aag").
-            self.any_script = [TesseractPage(lg) for lg in others] or None
+        main = self.lang.split("+")
+        alone = [lg for lg in main if lang_script(lg) not in (None, "latin")] \
+            if len(main) > 1 else []
+        if lang == "auto":
+            alone += [lg for lg in tesseract_langs_for(set(SCRIPT_LANGS) - {"latin"},
+                                                       installed) if lg not in main]
+        self.any_script = [TesseractPage(lg) for lg in alone] or None
         self.pp = None
         if engine == "ppocr+tesseract":
             self.pp = PPOCR(threads)
@@ -295,26 +335,50 @@ class NameReader:
         return [_key((normalise_name(t), c)) for t, c in
                 self.pp.recognise(rgb, [lb.box for lb in labels])] if labels else []
 
-    def _other_scripts(self, rgb, padded, main_conf, blank, voted) -> None:
-        """Read again, with each installed non-Latin language, the labels where PP-OCR saw
-        no text; take a reading in another script when it is at least as confident as the
-        main languages' reading."""
-        # Only labels where PP-OCR, which reads Latin and Han, saw no text: Hangul, Arabic.
-        # A Cyrillic name reads as Latin look-alikes in both engines (Олег Петров -> Oner
-        # Netpob), but trying Cyrillic on every unsure Latin label turned Hiro Tanaka into
-        # Нио ТапаКа: Cyrillic needs a roster with Cyrillic names or --ocr-lang rus+Latin.
-        doubt = [k for k in range(len(voted)) if blank[k]]
+    def _other_scripts(self, rgb, padded, main_conf, pp, voted) -> None:
+        """Read again, with each non-Latin language alone, the labels PP-OCR could not read
+        as Latin; take the best-backed reading in another script where it is confident.
+
+        A Cyrillic name reads as Latin look-alikes in both engines (Олег Петров -> Oner
+        Netpob), but trying Cyrillic on every unsure Latin label turned Hiro Tanaka into
+        Нио ТапаКа: Cyrillic needs a roster with Cyrillic names or --ocr-lang rus+Latin.
+        """
+        from lecturelens.scripts import lang_script
+
+        pp_names = [normalise_name(p[0]) if p is not None else None for p in pp]
+        doubt = [k for k, n in enumerate(pp_names) if n is not None and not _has_latin(n)]
         if not doubt:
             return
-        best: dict[int, tuple[str, float]] = {}
+        heights = self.read_heights
+        best: dict[int, tuple[str, float, str]] = {}
         for page in self.any_script:
-            for k, (t, c) in zip(doubt, page.read(rgb, [padded[k] for k in doubt])):
-                t = normalise_name(t)
-                letters = sum(ch.isalpha() for ch in t)
-                if (_other_script(t) and letters >= 2 and c >= 0.6 and c >= main_conf[k]
-                        and c > best.get(k, ("", 0.0))[1]):
-                    best[k] = (t, c)
-        for k, (t, c) in best.items():
+            script = lang_script(page.lang)
+            raw = page.read(rgb, [padded[k] for k in doubt for _ in heights],
+                            heights=[h for _ in doubt for h in heights])
+            for n, k in enumerate(doubt):
+                rs = [(normalise_name(t), c) for t, c in raw[n * len(heights):
+                                                             (n + 1) * len(heights)]]
+                backing: dict[str, list[float]] = {}
+                for t, c in rs:
+                    if t:
+                        backing.setdefault(t, []).append(c)
+                if not backing:
+                    continue
+                t = max(backing, key=lambda x: sum(backing[x]))
+                c = float(np.mean(backing[t]))
+                letters = [ch for ch in t if ch.isalpha()]
+                own = sum(_char_script(ch) == script for ch in letters)
+                # Two scales agreeing, or one very sure: small Hangul varies by a stroke
+                # from scale to scale (장하윤, 잠하윤, 장학윤).
+                if len(letters) >= 2 and own >= 0.6 * len(letters) and (
+                        len(backing[t]) >= 2 or c >= 0.8) and \
+                        c > best.get(k, ("", 0.0, ""))[1]:
+                    best[k] = (t, c, script)
+        for k, (t, c, script) in best.items():
+            if c < 0.5 or (not pp_names[k] and c < main_conf[k] - 0.1):
+                continue
+            if script == "han" and pp_names[k]:
+                continue  # Chinese after all: PP-OCR's reading of it is the better one
             voted[k] = (t, c, "tesseract")
 
     @property
@@ -360,8 +424,7 @@ class NameReader:
             # a confident misreading of a script they do not have.
             mean_conf = [float(np.mean([c for _, c in rs])) if rs else 0.0
                          for rs in tess_all]
-            blank = [p is not None and not p[0] for p in pp]
-            self._other_scripts(rgb, padded, mean_conf, blank, voted)
+            self._other_scripts(rgb, padded, mean_conf, pp, voted)
         for lb, (text, conf, _), p in zip(labels, voted, pp):
             lb.text, lb.conf = normalise_name(text), conf
             lb.key = _key(p)
@@ -375,11 +438,15 @@ def _key(pp: tuple[str, float] | None) -> str:
     return skeleton(pp[0]) if pp is not None and pp[1] >= 0.5 else ""
 
 
-def _other_script(text: str) -> bool:
-    """Some letter is neither Latin nor Han (PP-OCR reads both): Hangul, Cyrillic, ..."""
-    from lecturelens.ocr import _latin_or_han_only
+def _has_latin(text: str) -> bool:
+    """Some letter of ``text`` is a Latin one."""
+    return any(ch.isalpha() and "LATIN" in unicodedata.name(ch, "") for ch in text)
 
-    return not _latin_or_han_only(text)
+
+def _char_script(ch: str) -> str:
+    from lecturelens.scripts import name_scripts
+
+    return next(iter(name_scripts(ch)), "other")
 
 
 def _accent_vote(readings: Sequence[tuple[str, float]]) -> str:
@@ -387,7 +454,6 @@ def _accent_vote(readings: Sequence[tuple[str, float]]) -> str:
     wins over its plain twin when it has at least half its backing, because Tesseract
     drops an accent on small text far more often than it invents one (García read as
     Garcia at three scales of five, never the reverse, in the tests' labels)."""
-    from lecturelens.people import fold
 
     backing: dict[str, float] = {}
     for t, c in readings:
@@ -397,17 +463,31 @@ def _accent_vote(readings: Sequence[tuple[str, float]]) -> str:
     def accents(text: str) -> int:
         return sum(not ch.isascii() for ch in text)
 
-    twins = [t for t in backing if fold(t) == fold(best) and accents(t) > accents(best)
-             and backing[t] >= 0.5 * backing[best]]
+    twins = [t for t in backing if _lookalike(t) == _lookalike(best)
+             and accents(t) > accents(best) and backing[t] >= 0.5 * backing[best]]
     return max(twins, key=lambda t: (backing[t], accents(t))) if twins else best
 
 
 def _consistent(pp_text: str, tess_text: str) -> bool:
     """Tesseract's reading agrees with PP-OCR's letter for letter (accents aside)."""
-    from lecturelens.ocr import merge_letters, respace, skeleton
+    from lecturelens.ocr import merge_letters, respace
 
-    return bool(tess_text) and skeleton(tess_text) == skeleton(pp_text) and \
+    return bool(tess_text) and _lookalike(tess_text) == _lookalike(pp_text) and \
         merge_letters(respace(pp_text), tess_text) == tess_text
+
+
+#: Plain letters both engines read for an accented one at label sizes: í as f (Lucía ->
+#: Lucfa), ł as t (Michał -> Michat), ı and İ as i, Þ as P. Tesseract gets the accented
+#: letter at some of its scales; comparing in this fold lets those scales vote.
+_LOOKALIKE = str.maketrans({"f": "i", "t": "l", "ł": "l", "Ł": "L", "ı": "i", "İ": "I",
+                            "þ": "p", "Þ": "P"})
+
+
+def _lookalike(text: str) -> str:
+    """:func:`lecturelens.ocr.skeleton` with the accent look-alikes above folded together."""
+    from lecturelens.ocr import skeleton
+
+    return skeleton(text.translate(_LOOKALIKE))
 
 
 def attach_labels(labels: Sequence[Label], faces: Sequence[Face]
@@ -491,6 +571,8 @@ def camera_off_names(orphans: Sequence[Label], attached: Sequence[Label], rgb: n
 #: Rounds for a changed picture (first frame, new layout, new faces) may use this many
 #: times the OCR budget; retries and routine re-reads only the budget itself.
 ESSENTIAL_BUDGET = 3.0
+#: Seconds of video between two layout-change rounds that run over the budget.
+LAYOUT_SPACING = 8.0
 
 
 class NameStage:
@@ -507,7 +589,8 @@ class NameStage:
       times until its layout changes;
     * no retry or routine re-read starts while OCR has used more than ``budget`` of the
       wall time since the stage started; rounds for a changed picture (a new layout, new
-      faces) may use :data:`ESSENTIAL_BUDGET` times as much (the first always runs);
+      faces) may use :data:`ESSENTIAL_BUDGET` times as much; the first round and one
+      layout-change round per :data:`LAYOUT_SPACING` seconds of video always run;
     * a box showing the same letters as a box read before (in any tile: labels move with
       their people) keeps that reading, without OCR.
 
@@ -545,6 +628,7 @@ class NameStage:
         self.cache_hits = 0
         self._last_round: float | None = None
         self._last_find: float | None = None
+        self._last_layout: float | None = None
         self._started = time.perf_counter()
 
     # ------------------------------------------------------------------ schedule
@@ -650,9 +734,17 @@ class NameStage:
         # Rounds for a changed picture are what names are made of: they may use up to
         # ESSENTIAL_BUDGET times the budget; re-reads and retries only the budget.
         essential = layout or new_track or new_tile
-        if self._over_budget(ESSENTIAL_BUDGET if essential else 1.0):
+        # A changed layout (a reshuffle, a camera on or off) is read whatever the budget,
+        # once per LAYOUT_SPACING seconds of video: skipping it leaves a track that the
+        # appearance gate kept across a reshuffle carrying the wrong person's name. Their
+        # number is bounded by the video's length; retries, the unbounded kind, are not.
+        exempt = layout and (self._last_layout is None
+                             or t - self._last_layout >= LAYOUT_SPACING)
+        if not exempt and self._over_budget(ESSENTIAL_BUDGET if essential else 1.0):
             self.skipped_for_budget += 1
             return False
+        if layout:
+            self._last_layout = t
         find = layout or routine or new_tile
         if find:
             self._labels = self.reader.find(rgb)

@@ -46,6 +46,14 @@ def name_similarity(a: str, b: str) -> float:
     return float(fuzz.ratio(fold(a), fold(b)))
 
 
+def truncation_of(short: str, full: str) -> bool:
+    """Whether ``short`` is ``full`` cut off after its first word (a tile too narrow for the
+    whole name): ``Thérèse L`` and ``Thérèse Lema`` of ``Thérèse Lemaître``, not ``Thérèse``
+    alone (two students may share a first name)."""
+    a, b = fold(short), fold(full)
+    return bool(a) and len(a) < len(b) and " " in a and b.startswith(a)
+
+
 class NameVotes:
     """OCR readings of one label over time; :meth:`best` is the voted name."""
 
@@ -303,6 +311,12 @@ def build_students(groups: Sequence[Sequence[TrackSummary]], camera_off: CameraO
             if n and name_similarity(n, name) >= SAME_NAME:
                 match = r
                 break
+        if match is None:
+            # A camera-off tile cuts a long name short (``Thérèse L``, ``Thérèse Lemaî...``):
+            # it is the one student whose name it begins.
+            heads = [r for r in rows if truncation_of(name, r["votes"].best()[0])]
+            if len(heads) == 1:
+                votes, match = NameVotes(), heads[0]  # the whole name stays the name
         if match is None:
             match = {"votes": NameVotes(), "tracks": [], "frames": 0, "off": 0.0, "off_iv": [],
                      "first": camera_off.first[key], "last": camera_off.last[key], "emb": None,

@@ -155,6 +155,16 @@ def tesseract_langs_for(scripts: Iterable[str], installed: set[str] | None = Non
     return langs
 
 
+def lang_script(code: str) -> str | None:
+    """The script a Tesseract language reads (``kor`` -> ``hangul``, ``script/Latin`` ->
+    ``latin``, ``eng`` -> ``latin``); None for one this table does not know."""
+    code = code.split("/")[-1]
+    for script, langs in SCRIPT_LANGS.items():
+        if code in langs:
+            return script
+    return None
+
+
 def _pick(script: str, installed: set[str] | None) -> str | None:
     options = SCRIPT_LANGS[script]
     if installed is None:

@@ -284,6 +284,16 @@ def test_short_thin_word_stays_in_the_label_box():
     ("i Kim{20200756)", "Kim"),  # an icon read as a letter; Tesseract's { for (
     ("Alexander Hamil...", "Alexander Hamil"),  # Zoom's truncation
     ("초 급 강 미 숙", "초급강미숙"),  # Tesseract's spaces between Hangul syllables
+    ("品 Declan Clarke", "Declan Clarke"),  # PP-OCR reads a mic icon as a Han character
+    ("江 Gülşen Doğan", "Gülşen Doğan"),
+    ("Zhao Lei 品", "Zhao Lei"),
+    ("王 伟", "王伟"),  # a Chinese name keeps its characters
+    ("\u201eSofía Ibáñez", "Sofía Ibáñez"),  # a low quotation mark
+    ("ㆍ 임 은 지 (20200673)", "임은지"),  # a dot read as a jamo
+    ("장하윤 （Galaxy S21）", "장하윤"),  # full-width brackets
+    ("二 김유나", "김유나"),  # an icon before a Korean name
+    ("vs 송민준", "송민준"),
+    ("Lee 김민준", "Lee 김민준"),  # a real two-script label stays
 ])
 def test_normalise_name(raw, clean):
     assert normalise_name(raw) == clean
@@ -489,6 +499,34 @@ def test_name_stage_keeps_to_its_budget(monkeypatch):
     assert stage.seconds <= 0.1 * wall + 10.0  # one round past the budget at most
 
 
+def test_name_stage_reads_a_new_layout_over_budget_once_per_spacing(monkeypatch):
+    import lecturelens.names as names_mod
+
+    clock = [0.0]
+    monkeypatch.setattr(names_mod.time, "perf_counter", lambda: clock[0])
+
+    class Slow(_FakeReader):
+        def read(self, rgb, labels):
+            clock[0] += 100.0  # far over any budget
+            return super().read(rgb, labels)
+
+    frame, rects, faces = _gallery()
+    ids = list(range(1, 7))
+    stage = NameStage(Slow(rects, NAMES), interval=1000.0, min_reads=1, min_spacing=2.0)
+    assert stage.update(0.0, frame, faces, ids)
+    # a reshuffle over budget: still read (a track the appearance gate kept across it
+    # would carry the wrong person's name otherwise)
+    order = [5, 4, 3, 2, 1, 0]
+    frame2, rects2, faces2 = _gallery([NAMES[k] for k in order], rows=3, cols=2)
+    stage.reader = Slow(rects2, [NAMES[k] for k in order])
+    assert stage.update(names_mod.LAYOUT_SPACING, frame2, faces2, [ids[k] for k in order])
+    # another one right after: within the spacing, the budget rules
+    stage.reader = Slow(rects, NAMES)
+    assert not stage.update(names_mod.LAYOUT_SPACING + 3.0, frame, faces, ids)
+    assert stage.skipped_for_budget == 1
+    assert stage.update(2 * names_mod.LAYOUT_SPACING + 3.0, frame, faces, ids)
+
+
 @pytest.mark.parametrize("text, ui", [
     ("Participants 89", True), ("Stop Video", True), ("Recording...", True),
     ("참가자", True), ("Speaker View", True), ("Ben Okafor", False), ("Chatterjee", False),
@@ -552,3 +590,19 @@ def test_same_letters():
     assert _same_letters(a, mask("Ben Okafor", dx=1))  # found a pixel further right
     assert not _same_letters(a, mask("Li Wei"))
     assert not _same_letters(a, np.zeros((18, 100), bool))  # another size
+
+
+@pytest.mark.parametrize("pp_text, tess, voted", [
+    # Both engines read í as f at most scales; Tesseract's accented scales still vote.
+    ("Lucfa Ortega", [("Lucía Ortega", 0.78), ("Lucia Ortega", 0.81), ("Lucfa Ortega", 0.91),
+                      ("Lucfa Ortega", 0.63)], "Lucía Ortega"),
+    ("Michat Nowak", [("Michał Nowak", 0.7), ("Michat Nowak", 0.9)], "Michał Nowak"),
+    # A real f stays: one odd scale does not outvote three.
+    ("Stefan Berg", [("Steían Berg", 0.5), ("Stefan Berg", 0.9), ("Stefan Berg", 0.9),
+                     ("Stefan Berg", 0.9)], "Stefan Berg"),
+])
+def test_accent_lookalikes_vote(pp_text, tess, voted):
+    from lecturelens.names import _accent_vote, _consistent
+
+    agreeing = [(t, c) for t, c in tess if _consistent(pp_text, t)]
+    assert _accent_vote(agreeing) == voted

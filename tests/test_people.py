@@ -6,7 +6,7 @@ import pytest
 from lecturelens.errors import InputError
 from lecturelens.people import (CameraOffLog, NameVotes, PeopleClusterer, Student,
                                 TrackSummary, build_students, fold, name_similarity,
-                                read_roster, snap_to_roster)
+                                read_roster, snap_to_roster, truncation_of)
 
 
 def _votes(*readings) -> NameVotes:
@@ -216,6 +216,22 @@ def test_build_students_adds_camera_off_only_students_and_merges_by_name():
     assert lea.tracks == [] and lea.seconds_visible == 0.0 and lea.embedding is None
     assert lea.seconds_camera_off == 30.0 and lea.first_seen == 0.0
     assert lea.named and lea.on_roster == ""
+
+
+def test_camera_off_name_cut_short_joins_the_one_student_it_begins():
+    log = CameraOffLog()
+    for t in range(10, 20):  # more sightings of the cut name than of the whole one
+        log.seen(float(t), [("Thérèse L", 0.9), ("Anna M", 0.9)])
+    log.close(20.0)
+    groups = [[_track(1, 0, 9, "Thérèse Lemaître", _unit(0))],
+              [_track(2, 0, 9, "Anna Müller", _unit(1))], [_track(3, 0, 9, "Anna Meyer")]]
+    students = build_students(groups, log, fps=1.0)
+    by_name = {s.name: s for s in students}
+    assert by_name["Thérèse Lemaître"].seconds_camera_off == 10.0
+    # "Anna M" begins two students' names: it stays a student of its own
+    assert sorted(by_name) == ["Anna M", "Anna Meyer", "Anna Müller", "Thérèse Lemaître"]
+    assert truncation_of("Thérèse Lema", "Thérèse Lemaître")
+    assert not truncation_of("Thérèse", "Thérèse Lemaître")  # a first name alone is not
 
 
 def test_build_students_with_roster_snaps_names():
