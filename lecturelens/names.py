@@ -346,7 +346,7 @@ class NameReader:
         from lecturelens.scripts import lang_script
 
         pp_names = [normalise_name(p[0]) if p is not None else None for p in pp]
-        doubt = [k for k, n in enumerate(pp_names) if n is not None and not _has_latin(n)]
+        doubt = [k for k, n in enumerate(pp_names) if n is not None and _not_latin(n)]
         if not doubt:
             return
         heights = self.read_heights
@@ -377,6 +377,8 @@ class NameReader:
         for k, (t, c, script) in best.items():
             if c < 0.5 or (not pp_names[k] and c < main_conf[k] - 0.1):
                 continue
+            if _has_latin(pp_names[k]) and (c < 0.6 or c < main_conf[k] - 0.05):
+                continue  # Latin look-alikes of Cyrillic: the other script must be surer
             if script == "han" and pp_names[k]:
                 continue  # Chinese after all: PP-OCR's reading of it is the better one
             voted[k] = (t, c, "tesseract")
@@ -436,6 +438,23 @@ def _key(pp: tuple[str, float] | None) -> str:
     from lecturelens.ocr import skeleton
 
     return skeleton(pp[0]) if pp is not None and pp[1] >= 0.5 else ""
+
+
+#: Capitals run into small letters inside a word (``BonKOBa``, ``CONOBbËB``, ``HOn``), or two
+#: capitals inside one (``ApTeM``, ``ConoBbeB``): how both engines read Cyrillic (Артём
+#: Соловьёв) with Latin look-alikes. Latin names do not (``McAllister`` and PP-OCR's
+#: ``TomaszWojcik`` have one capital inside a word at most).
+_LOOKALIKE_CASE = re.compile(r"[A-ZÀ-Þ]{2,}[a-zß-ÿ]|[a-zß-ÿ][A-ZÀ-Þ]{2,}")
+
+
+def _not_latin(name: str) -> bool:
+    """PP-OCR's reading of a label says it may not be in Latin letters: no Latin letter
+    (nothing, or Han for Hangul), fewer than three letters (Arabic read as ``sx``), or the
+    mixed case of Cyrillic read as Latin look-alikes."""
+    letters = sum(ch.isalpha() for ch in name)
+    return not _has_latin(name) or letters < 3 or bool(_LOOKALIKE_CASE.search(name)) or any(
+        sum(ch.isupper() for ch in w[1:]) >= 2 and any(ch.islower() for ch in w)
+        for w in name.split())
 
 
 def _has_latin(text: str) -> bool:
@@ -623,6 +642,8 @@ class NameStage:
         self._masks: dict[tuple[int, int, int, int], np.ndarray] = {}
         self._ui: set[tuple[int, int, int, int]] = set()
         self._cache: list[tuple[np.ndarray, str, float, str]] = []
+        # The cache entry last seen in each box: a label that has not moved.
+        self._boxes: dict[tuple[int, int, int, int], tuple] = {}
         self._prev_ids: set[int] = set()
         self._lost = False
         self.cache_hits = 0
@@ -654,22 +675,34 @@ class NameStage:
         todo, hits = [], []
         for lb in labels:
             mask = _text_mask(rgb, lb.box)
-            hit = next((c for c in self._cache if _same_letters(mask, c[0])), None)
+            hit = self._boxes.get(lb.box)
+            if hit is None or not _same_letters(mask, hit[0]):
+                hit = next((c for c in self._cache if _same_letters(mask, c[0])), None)
             (hits if hit is not None else todo).append((lb, mask, hit))
         # Look-alike names (Minjun, Minjin) can share a mask: PP-OCR's quick reading must
-        # agree with the cached one's, else the label is read in full.
+        # agree with the cached one's, else the label is read in full. A box that has not
+        # moved and shows the same letters is the same label (a routine re-read, a camera
+        # turned on elsewhere): no check.
+        moved = [(lb, mask, hit) for lb, mask, hit in hits if hit is not self._boxes.get(lb.box)]
         keys = getattr(self.reader, "keys", lambda rgb, labels: None)(
-            rgb, [lb for lb, _, _ in hits])
-        for n, (lb, mask, hit) in enumerate(hits):
-            if keys is None or (keys[n] and keys[n] == hit[3]):
+            rgb, [lb for lb, _, _ in moved])
+        checked = {id(lb): k for (lb, _, _), k in zip(moved, keys or ())}
+        for lb, mask, hit in hits:
+            key = checked.get(id(lb), hit[3])
+            if keys is None or (key and key == hit[3]):
                 lb.text, lb.conf, lb.key = hit[1], hit[2], hit[3]
+                self._boxes[lb.box] = hit
                 self.cache_hits += 1
             else:
                 todo.append((lb, mask, None))
         self.reader.read(rgb, [lb for lb, _, _ in todo])
         for lb, mask, _ in todo:
             if mask.any():
-                self._cache.append((mask, lb.text, lb.conf, lb.key))
+                entry = (mask, lb.text, lb.conf, lb.key)
+                self._cache.append(entry)
+                self._boxes[lb.box] = entry
+        if len(self._boxes) > 2000:
+            self._boxes.clear()
         del self._cache[:-500]  # a bound for very long, very busy recordings
 
     def _candidates(self, faces: Sequence[Face]) -> list[Label]:

@@ -16,6 +16,7 @@ from lecturelens.names import (MIN_CONF, Label, NameReader, NameStage, _merge_wo
                                attach_labels, find_labels, normalise_name, plausible_name,
                                tesseract_languages)
 from lecturelens.ocr import clean_crop as _clean_crop
+from lecturelens.ocr import skeleton
 
 W, H = 640, 360
 NAMES = ["Ben Okafor", "Dmitri Ivanov", "Emma Schmidt", "Farid Haddad", "Kwame Mensah",
@@ -363,6 +364,36 @@ class _FakeReader:
         for lb in labels:
             lb.text, lb.conf = self.names[_tile_of(self.rects, lb.box)], 0.9
         return list(labels)
+
+
+def test_name_stage_checks_only_labels_that_moved():
+    frame, rects, faces = _gallery()
+    ids = list(range(1, 7))
+
+    class Keyed(_FakeReader):
+        keyed = 0
+
+        def keys(self, rgb, labels):
+            self.keyed += len(labels)
+            return [skeleton(self.names[_tile_of(self.rects, lb.box)]) for lb in labels]
+
+        def read(self, rgb, labels):
+            super().read(rgb, labels)
+            for lb in labels:
+                lb.key = skeleton(lb.text)
+            return list(labels)
+
+    reader = Keyed(rects, NAMES)
+    stage = NameStage(reader, interval=30.0, min_reads=1, min_spacing=2.0)
+    assert stage.update(0.0, frame, faces, ids) and reader.keyed == 0
+    assert stage.update(31.0, frame, faces, ids)  # routine re-read: nothing moved
+    assert reader.keyed == 0 and stage.cache_hits == 6
+    order = [5, 4, 3, 2, 1, 0]  # a reshuffle: every label moved, each checked once
+    frame2, rects2, faces2 = _gallery([NAMES[k] for k in order], rows=3, cols=2)
+    reader.rects, reader.names = rects2, [NAMES[k] for k in order]
+    assert stage.update(40.0, frame2, faces2, [ids[k] for k in order])
+    assert reader.keyed == 6 and stage.cache_hits == 12
+    assert all(stage.votes[tid].best()[0] == name for tid, name in zip(ids, NAMES))
 
 
 def test_name_stage_schedule():
