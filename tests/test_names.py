@@ -293,6 +293,8 @@ def test_short_thin_word_stays_in_the_label_box():
     ("ㆍ 임 은 지 (20200673)", "임은지"),  # a dot read as a jamo
     ("장하윤 （Galaxy S21）", "장하윤"),  # full-width brackets
     ("二 김유나", "김유나"),  # an icon before a Korean name
+    ("ibrahim Demir", "\u0130brahim Demir"),  # a dotted capital read as a small i
+    ("Ali ibn Hasan", "Ali ibn Hasan"),
     ("vs 송민준", "송민준"),
     ("Lee 김민준", "Lee 김민준"),  # a real two-script label stays
 ])
@@ -628,6 +630,8 @@ def test_same_letters():
     ("Lucfa Ortega", [("Lucía Ortega", 0.78), ("Lucia Ortega", 0.81), ("Lucfa Ortega", 0.91),
                       ("Lucfa Ortega", 0.63)], "Lucía Ortega"),
     ("Michat Nowak", [("Michał Nowak", 0.7), ("Michat Nowak", 0.9)], "Michał Nowak"),
+    ("Michat Nowak", [("Michat Nowak", 0.8), ("Michat Nowak", 0.83), ("Michat Nowak", 0.83),
+                      ("Michał Nowak", 0.885)], "Michał Nowak"),
     # A real f stays: one odd scale does not outvote three.
     ("Stefan Berg", [("Steían Berg", 0.5), ("Stefan Berg", 0.9), ("Stefan Berg", 0.9),
                      ("Stefan Berg", 0.9)], "Stefan Berg"),
