@@ -729,13 +729,15 @@ class NameStage:
             boxes = [lb for lb in boxes if lb.height >= 0.5 * tall]
         return [Label(lb.box) for lb in boxes]
 
-    def _layout_changed(self, rgb: np.ndarray) -> bool:
-        """The known label boxes no longer hold the text they held when found."""
-        if not self._labels:
-            return False
+    def _layout_changed(self, rgb: np.ndarray) -> float:
+        """The share of the known label boxes that no longer hold the text they held when
+        found (0: none, or no boxes known)."""
+        if not self._labels or not self._masks:
+            return 0.0
         # One box is enough: a camera turned on or off changes one tile's text only. Only
         # boxes that read as names count: text-like texture in a video changes all the time.
-        return any(_text_mask_change(rgb, box, m) > 0.3 for box, m in self._masks.items())
+        changed = [_text_mask_change(rgb, box, m) > 0.3 for box, m in self._masks.items()]
+        return sum(changed) / len(changed)
 
     def update(self, t: float, rgb: np.ndarray, faces: Sequence[Face],
                track_ids: list[int], new_track: bool = False, tracker=None,
@@ -764,8 +766,8 @@ class NameStage:
         self._prev_ids = set(track_ids)
         if not first and since < self.min_spacing:
             return False
-        layout = first or self._labels is None or self._lost or (
-            (changed or new_track) and self._layout_changed(rgb))
+        moved = self._layout_changed(rgb) if not first and (changed or new_track) else 0.0
+        layout = first or self._labels is None or self._lost or moved > 0
         routine = not layout and t - self._last_find >= self.interval
         needy = self._needy(t, track_ids)
         if not (layout or routine or needy):
@@ -781,11 +783,12 @@ class NameStage:
         # Rounds for a changed picture are what names are made of: they may use up to
         # ESSENTIAL_BUDGET times the budget; re-reads and retries only the budget.
         essential = layout or new_track or new_tile
-        # A changed layout (a reshuffle, a camera on or off) is read whatever the budget,
-        # once per LAYOUT_SPACING seconds of video: skipping it leaves a track that the
-        # appearance gate kept across a reshuffle carrying the wrong person's name. Their
-        # number is bounded by the video's length; retries, the unbounded kind, are not.
-        exempt = layout and (self._last_layout is None
+        # A changed layout (a camera on or off) is read whatever the budget once per
+        # LAYOUT_SPACING seconds of video. Their number is bounded by the video's length;
+        # retries, the unbounded kind, are not.
+        # A reshuffle (most labels moved) always is: tracks the appearance gate carried
+        # across it would keep the wrong names.
+        exempt = layout and (self._last_layout is None or moved >= 0.5
                              or t - self._last_layout >= LAYOUT_SPACING)
         if not exempt and self._over_budget(ESSENTIAL_BUDGET if essential else 1.0):
             self.skipped_for_budget += 1

@@ -553,11 +553,18 @@ def test_name_stage_reads_a_new_layout_over_budget_once_per_spacing(monkeypatch)
     frame2, rects2, faces2 = _gallery([NAMES[k] for k in order], rows=3, cols=2)
     stage.reader = Slow(rects2, [NAMES[k] for k in order])
     assert stage.update(names_mod.LAYOUT_SPACING, frame2, faces2, [ids[k] for k in order])
-    # another one right after: within the spacing, the budget rules
-    stage.reader = Slow(rects, NAMES)
-    assert not stage.update(names_mod.LAYOUT_SPACING + 3.0, frame, faces, ids)
+    # a camera turned off right after (one tile changed): within the spacing the budget
+    # rules, after it the change is read
+    frame3, _, faces3 = _gallery([NAMES[k] for k in order], rows=3, cols=2, off={1})
+    ids3 = [ids[k] for k in order]
+    present = [f for f in faces3 if f is not None]
+    ids3 = [tid for tid, f in zip(ids3, faces3) if f is not None]
+    assert not stage.update(names_mod.LAYOUT_SPACING + 3.0, frame3, present, ids3)
     assert stage.skipped_for_budget == 1
-    assert stage.update(2 * names_mod.LAYOUT_SPACING + 3.0, frame, faces, ids)
+    assert stage.update(2 * names_mod.LAYOUT_SPACING + 3.0, frame3, present, ids3)
+    # a second reshuffle is read at once, spacing or not
+    stage.reader = Slow(rects, NAMES)
+    assert stage.update(2 * names_mod.LAYOUT_SPACING + 5.0, frame, faces, ids)
 
 
 @pytest.mark.parametrize("text, ui", [
