@@ -56,3 +56,26 @@ def covers(font, text: str, ignore: str = " \u200f\u200e") -> bool:
         if (mask.size, bytes(mask)) == missing:
             return False
     return True
+
+
+#: Fonts with Hangul and Han glyphs, in order of preference (Debian's fonts-wqy-microhei,
+#: fonts-noto-cjk): the plots fall back to them for Korean and Chinese names.
+CJK_FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+                  "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                  "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc")
+
+
+@functools.lru_cache(maxsize=1)
+def plot_font_families() -> list[str]:
+    """matplotlib's font families for the report's plots: DejaVu Sans, then an installed
+    CJK font (registered with matplotlib here), so Korean and Chinese names are drawn, not
+    shown as boxes."""
+    from matplotlib import font_manager
+
+    families = ["DejaVu Sans"]
+    for path in CJK_FONT_FILES:
+        if Path(path).is_file():
+            font_manager.fontManager.addfont(path)
+            families.append(font_manager.FontProperties(fname=path).get_name())
+            break
+    return families

@@ -194,6 +194,7 @@ class PPOCR:
             x1, y1, x2, y2 = max(0, x1), max(0, y1), min(W, x2 + 1), min(H, y2 + 1)
             if x2 - x1 >= 4 and y2 - y1 >= 4:
                 boxes.append((int(x1), int(y1), int(x2), int(y2)))
+        boxes = join_line_pieces(boxes)
         boxes.sort(key=lambda b: (b[1] // 8, b[0]))
         return boxes
 
@@ -205,6 +206,33 @@ class PPOCR:
                  for x1, y1, x2, y2 in boxes]
         res, _ = self._engine.text_rec(crops)
         return [(str(t), float(s)) for t, s in res]
+
+
+def join_line_pieces(boxes: Sequence[Box], max_gap: float = 0.8) -> list[Box]:
+    """Boxes of one text line joined: similar heights, side by side, less than ``max_gap``
+    of their height apart. Over bright video the detector cuts a box-less label (Meet's)
+    into pieces (``Grzegorz Ko`` + ``walski``); one label is one box. Labels of two tiles
+    stand a tile gap and their own margins apart, more than a word space."""
+    out = [list(b) for b in sorted(boxes)]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                a, b = out[i], out[j]
+                ha, hb = a[3] - a[1], b[3] - b[1]
+                overlap = min(a[3], b[3]) - max(a[1], b[1])
+                gap = max(a[0], b[0]) - min(a[2], b[2])
+                if (overlap >= 0.7 * min(ha, hb) and max(ha, hb) <= 1.4 * min(ha, hb)
+                        and gap <= max_gap * max(ha, hb)):
+                    out[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]),
+                              max(a[3], b[3])]
+                    del out[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return [tuple(b) for b in out]
 
 
 def mute_colour(crop: np.ndarray) -> np.ndarray:

@@ -173,6 +173,9 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from lecturelens.fonts import plot_font_families
+
+    plt.rcParams["font.family"] = plot_font_families()
     return plt
 
 

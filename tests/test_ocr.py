@@ -109,3 +109,15 @@ def test_reader_reads_small_zoom_labels_with_icons():
     assert reader.calls == 1  # one Tesseract process for the whole frame
     toolbar = [lb.text for lb in labels if lb.box[1] > frame.shape[0] - 40]
     assert toolbar and all(is_ui_text(t) for t in toolbar)
+
+
+def test_join_line_pieces_joins_one_label_not_two_tiles():
+    from lecturelens.ocr import join_line_pieces
+
+    # a label cut in two over bright video (a word space apart), and the next tile's label
+    # a tile gap and margins away
+    boxes = [(10, 100, 80, 114), (86, 101, 120, 114), (160, 100, 230, 114),
+             (10, 200, 60, 228)]  # a taller line below stays apart
+    assert sorted(join_line_pieces(boxes)) == [(10, 100, 120, 114), (10, 200, 60, 228),
+                                               (160, 100, 230, 114)]
+    assert join_line_pieces([]) == []
