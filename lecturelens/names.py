@@ -345,9 +345,9 @@ class NameReader:
         """Read again, with each non-Latin language alone, the labels PP-OCR could not read
         as Latin; take the best-backed reading in another script where it is confident.
 
-        A Cyrillic name reads as Latin look-alikes in both engines (Олег Петров -> Oner
-        Netpob), but trying Cyrillic on every unsure Latin label turned Hiro Tanaka into
-        Нио ТапаКа: Cyrillic needs a roster with Cyrillic names or --ocr-lang rus+Latin.
+        A Cyrillic name reads as Latin look-alikes in both engines (Артём -> ApTeM), so it
+        is tried only where the case shows it (:func:`_not_latin`): trying Cyrillic on
+        every unsure Latin label turned Hiro Tanaka into Нио ТапаКа.
         """
         from lecturelens.scripts import lang_script
 
