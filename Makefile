@@ -11,13 +11,14 @@ DEMO_VIDEO := sample_videos/gallery_3x4.mp4
 
 install: system-deps $(VENV)/.installed
 
-# tesseract-ocr reads name labels: its Latin-script model accented names, and the kor,
+# tesseract-ocr reads name labels: its Latin-script model accented names (with vie beside it
+# for Vietnamese's stacked accents: Đức, Nguyễn), and the kor,
 # chi_sim, rus and ara models Korean, Chinese, Cyrillic and Arabic ones (`--ocr-lang auto`
 # picks them from the roster). Fonts compose test galleries with such names: DejaVu Sans
 # (accents, Cyrillic, Arabic), WenQuanYi Micro Hei (Hangul and Han, 1.6 MB: the smallest
 # package with both; Noto Sans CJK, 57 MB, also does) and FriBiDi, which Pillow needs to
 # lay Arabic out right to left. Only what is missing is installed; nothing missing, no apt.
-TESS_LANGS := Latin:script-latn kor:kor chi_sim:chi-sim rus:rus ara:ara
+TESS_LANGS := Latin:script-latn vie:vie kor:kor chi_sim:chi-sim rus:rus ara:ara
 CJK_FONTS  := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc \
               /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 

@@ -228,3 +228,12 @@ def test_korean_and_chinese_names_read_as_written():
             lines.setdefault(key, []).append(str(text))
     read = [tidy_ocr_text(" ".join(words)) for words in lines.values()]
     assert read == roster
+
+
+def test_auto_reads_vietnamese_beside_the_latin_script_model():
+    from lecturelens.scripts import resolve_ocr_languages
+
+    assert resolve_ocr_languages("auto", None, {"Latin", "eng", "vie"})[0] == "Latin+vie"
+    assert resolve_ocr_languages("auto", ["김민준"], {"Latin", "kor", "vie"})[0] == \
+        "kor+Latin+vie"
+    assert resolve_ocr_languages("auto", None, {"eng", "vie"})[0] == "eng"  # no Latin model
