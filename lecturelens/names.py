@@ -352,16 +352,21 @@ class NameReader:
         from lecturelens.scripts import lang_script
 
         pp_names = [normalise_name(p[0]) if p is not None else None for p in pp]
-        doubt = [k for k, n in enumerate(pp_names) if n is not None and _not_latin(n)]
+        doubt = {k: _not_latin(n) for k, n in enumerate(pp_names) if n is not None}
+        doubt = {k: why for k, why in doubt.items() if why}
         if not doubt:
             return
         heights = self.read_heights
         best: dict[int, tuple[str, float, str]] = {}
         for page in self.any_script:
             script = lang_script(page.lang)
-            raw = page.read(rgb, [padded[k] for k in doubt for _ in heights],
-                            heights=[h for _ in doubt for h in heights])
-            for n, k in enumerate(doubt):
+            # Each page only for the labels whose doubt it can settle (one process each).
+            mine = [k for k, why in doubt.items() if script in _DOUBT_SCRIPTS.get(why, (script,))]
+            if not mine:
+                continue
+            raw = page.read(rgb, [padded[k] for k in mine for _ in heights],
+                            heights=[h for _ in mine for h in heights])
+            for n, k in enumerate(mine):
                 rs = [(normalise_name(t), c) for t, c in raw[n * len(heights):
                                                              (n + 1) * len(heights)]]
                 backing: dict[str, list[float]] = {}
@@ -453,14 +458,26 @@ def _key(pp: tuple[str, float] | None) -> str:
 _LOOKALIKE_CASE = re.compile(r"[A-ZÀ-Þ]{2,}[a-zß-ÿ]|[a-zß-ÿ][A-ZÀ-Þ]{2,}")
 
 
-def _not_latin(name: str) -> bool:
-    """PP-OCR's reading of a label says it may not be in Latin letters: no Latin letter
-    (nothing, or Han for Hangul), fewer than three letters (Arabic read as ``sx``), or the
-    mixed case of Cyrillic read as Latin look-alikes."""
+def _not_latin(name: str) -> str:
+    """Why PP-OCR's reading of a label says it may not be in Latin letters: ``"han"`` (only
+    Han characters: how it reads Hangul), ``"few"`` (no or under three letters: Arabic read
+    as ``sx``), ``"cyrillic"`` (the mixed case of Cyrillic read as Latin look-alikes);
+    ``""`` for a Latin reading."""
     letters = sum(ch.isalpha() for ch in name)
-    return not _has_latin(name) or letters < 3 or bool(_LOOKALIKE_CASE.search(name)) or any(
-        sum(ch.isupper() for ch in w[1:]) >= 2 and any(ch.islower() for ch in w)
-        for w in name.split())
+    if letters and not _has_latin(name) and all(
+            _char_script(ch) == "han" for ch in name if ch.isalpha()):
+        return "han"
+    if not _has_latin(name) or letters < 3:
+        return "few"
+    if _LOOKALIKE_CASE.search(name) or any(
+            sum(ch.isupper() for ch in w[1:]) >= 2 and any(ch.islower() for ch in w)
+            for w in name.split()):
+        return "cyrillic"
+    return ""
+
+
+#: The scripts worth a page for each kind of doubt (others: every script).
+_DOUBT_SCRIPTS = {"han": ("hangul", "han", "kana"), "cyrillic": ("cyrillic", "greek")}
 
 
 def _has_latin(text: str) -> bool:
