@@ -407,8 +407,15 @@ class NameReader:
             return find_labels(rgb)
         return [Label(b) for b in self.pp.detect(rgb)]
 
-    def read(self, rgb: np.ndarray, labels: Sequence[Label]) -> list[Label]:
-        """Fill in ``text`` and ``conf`` of every label (in place); return the labels."""
+    def read(self, rgb: np.ndarray, labels: Sequence[Label],
+             others: Sequence[bool] | None = None) -> list[Label]:
+        """Fill in ``text`` and ``conf`` of every label (in place); return the labels.
+
+        ``others[k]`` says whether label ``k`` may be read again in other scripts when
+        PP-OCR could not read it as Latin (default: every label). Each other script costs a
+        Tesseract process, so the name stage asks it only for labels under a face or in a
+        camera-off tile, not for the app's icons and clock.
+        """
         from lecturelens.ocr import pad_box, vote
 
         if not labels:
@@ -437,7 +444,8 @@ class NameReader:
             # a confident misreading of a script they do not have.
             mean_conf = [float(np.mean([c for _, c in rs])) if rs else 0.0
                          for rs in tess_all]
-            self._other_scripts(rgb, padded, mean_conf, pp, voted)
+            allowed = [p if others is None or others[k] else None for k, p in enumerate(pp)]
+            self._other_scripts(rgb, padded, mean_conf, allowed, voted)
         for lb, (text, conf, _), p in zip(labels, voted, pp):
             lb.text, lb.conf = normalise_name(text), conf
             lb.key = _key(p)
@@ -581,6 +589,20 @@ def attach_labels(labels: Sequence[Label], faces: Sequence[Face]
     return by_face, [lb for li, lb in enumerate(labels) if li not in used]
 
 
+def in_gallery(orphans: Sequence[Label], attached: Sequence[Label], height: int
+               ) -> list[Label]:
+    """The face-less labels between the rows of labelled tiles: not the title bar above
+    the first row or the toolbar below the last (where tiles are, a camera-off name may
+    be)."""
+    if attached:
+        top = min(lb.box[1] for lb in attached) - 0.6 * height
+        bottom = max(lb.box[3] for lb in attached) + 2
+    else:
+        top, bottom = 0.06 * height, 0.92 * height
+    return [lb for lb in orphans if lb.box[1] >= max(top, 0.06 * height)
+            and lb.box[3] <= min(bottom + 0.02 * height, 0.92 * height)]
+
+
 def camera_off_names(orphans: Sequence[Label], attached: Sequence[Label], rgb: np.ndarray
                      ) -> list[Label]:
     """The face-less labels that are names of camera-off tiles, not the app's chrome.
@@ -592,18 +614,10 @@ def camera_off_names(orphans: Sequence[Label], attached: Sequence[Label], rgb: n
     """
     import cv2
 
-    H = rgb.shape[0]
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    if attached:
-        top = min(lb.box[1] for lb in attached) - 0.6 * H
-        bottom = max(lb.box[3] for lb in attached) + 2
-    else:
-        top, bottom = 0.06 * H, 0.92 * H
     out = []
-    for lb in orphans:
+    for lb in in_gallery(orphans, attached, rgb.shape[0]):
         x1, y1, x2, y2 = lb.box
-        if y1 < max(top, 0.06 * H) or y2 > min(bottom + 0.02 * H, 0.92 * H):
-            continue
         # Initials in a circle (Teams, Meet) are one or two Latin letters; a Korean or
         # Chinese name can be two syllables.
         syllabic = bool(name_scripts(lb.text) & {"hangul", "han", "kana"})
@@ -698,7 +712,8 @@ class NameStage:
                 and self._attempts.get(tid, 0) < self.max_attempts
                 and self._next_try.get(tid, 0.0) <= t)
 
-    def _read_cached(self, rgb: np.ndarray, labels: list[Label]) -> None:
+    def _read_cached(self, rgb: np.ndarray, labels: list[Label],
+                     namey: set[int] | None = None) -> None:
         """Read ``labels``; a box showing the same letters as a box read before, here or in
         another tile, keeps that reading without OCR. A gallery's labels stay the same
         while they move between tiles (reshuffles, people joining), and the same pixels
@@ -726,7 +741,11 @@ class NameStage:
                 self.cache_hits += 1
             else:
                 todo.append((lb, mask, None))
-        self.reader.read(rgb, [lb for lb, _, _ in todo])
+        if namey is None:
+            self.reader.read(rgb, [lb for lb, _, _ in todo])
+        else:
+            self.reader.read(rgb, [lb for lb, _, _ in todo],
+                             others=[id(lb) in namey for lb, _, _ in todo])
         for lb, mask, _ in todo:
             if mask.any():
                 entry = (mask, lb.text, lb.conf, lb.key)
@@ -836,7 +855,12 @@ class NameStage:
                          if self._wants(t, track_ids[fi])}
             want = {id(lb) for fi, lb in by_box.items() if track_ids[fi] in attempted}
             labels = [lb for lb in labels if id(lb) in want]
-        self._read_cached(rgb, labels)
+        # Where names may be, from the boxes alone: under a face, or a face-less box among
+        # the tiles. Only these are worth reading in other scripts.
+        by_box, loose = attach_labels(labels, faces)
+        placed = list(by_box.values())
+        namey = {id(lb) for lb in placed + in_gallery(loose, placed, rgb.shape[0])}
+        self._read_cached(rgb, labels, namey)
         self._ui |= {lb.box for lb in labels if is_ui_text(lb.text)}
         labels = [lb for lb in labels if plausible_name(lb.text, lb.conf)]
         for lb in labels:
@@ -876,10 +900,14 @@ class NameStage:
 
 
 def _text_mask(rgb: np.ndarray, box) -> np.ndarray:
-    """The bright pixels of a label box (its letters), for :func:`_text_mask_change`."""
+    """The bright grey pixels of a label box (its letters), for :func:`_text_mask_change`.
+    Coloured ones are left out: the apps' mic and speaking icons change colour while the
+    name stays, and a changed mask means a new reading."""
     x1, y1, x2, y2 = box
-    gray = rgb[y1:y2, x1:x2].mean(axis=2)
-    return gray >= max(120.0, float(gray.mean()) + 40.0)
+    crop = rgb[y1:y2, x1:x2]
+    gray = crop.mean(axis=2)
+    spread = crop.max(axis=2).astype(np.int16) - crop.min(axis=2)
+    return (gray >= max(120.0, float(gray.mean()) + 40.0)) & (spread <= 90)
 
 
 def _text_mask_change(rgb: np.ndarray, box, mask: np.ndarray) -> float:

@@ -364,7 +364,7 @@ class _FakeReader:
         self.finds += 1
         return find_labels(rgb)
 
-    def read(self, rgb, labels):
+    def read(self, rgb, labels, others=None):
         self.calls += 1
         for lb in labels:
             lb.text, lb.conf = self.names[_tile_of(self.rects, lb.box)], 0.9
@@ -382,7 +382,7 @@ def test_name_stage_checks_only_labels_that_moved():
             self.keyed += len(labels)
             return [skeleton(self.names[_tile_of(self.rects, lb.box)]) for lb in labels]
 
-        def read(self, rgb, labels):
+        def read(self, rgb, labels, others=None):
             super().read(rgb, labels)
             for lb in labels:
                 lb.key = skeleton(lb.text)
@@ -458,7 +458,7 @@ def test_name_stage_drops_labels_over_faces_and_implausible_text():
     frame, rects, faces = _gallery()
 
     class Noisy(_FakeReader):
-        def read(self, rgb, labels):
+        def read(self, rgb, labels, others=None):
             super().read(rgb, labels)
             labels[0].text, labels[0].conf = "|| 1", 0.9  # noise read as text
             return list(labels)
@@ -495,7 +495,7 @@ def test_name_stage_backs_off_an_unreadable_label():
     ids = list(range(1, 7))
 
     class Blind(_FakeReader):
-        def read(self, rgb, labels):
+        def read(self, rgb, labels, others=None):
             super().read(rgb, labels)
             for lb in labels:
                 if _tile_of(self.rects, lb.box) == 0:
@@ -521,7 +521,7 @@ def test_name_stage_keeps_to_its_budget(monkeypatch):
     monkeypatch.setattr(names_mod.time, "perf_counter", lambda: clock[0])
 
     class Slow(_FakeReader):
-        def read(self, rgb, labels):
+        def read(self, rgb, labels, others=None):
             clock[0] += 10.0  # every round costs 10 s of wall time
             return super().read(rgb, labels)
 
@@ -542,7 +542,7 @@ def test_name_stage_reads_a_new_layout_over_budget_once_per_spacing(monkeypatch)
     monkeypatch.setattr(names_mod.time, "perf_counter", lambda: clock[0])
 
     class Slow(_FakeReader):
-        def read(self, rgb, labels):
+        def read(self, rgb, labels, others=None):
             clock[0] += 100.0  # far over any budget
             return super().read(rgb, labels)
 
@@ -608,7 +608,8 @@ def test_name_stage_reuses_a_label_that_moved_to_another_tile():
     reader = _FakeReader(rects, NAMES)
     reads = []
     real_read = reader.read
-    reader.read = lambda rgb, labels: reads.append(len(labels)) or real_read(rgb, labels)
+    reader.read = lambda rgb, labels, others=None: reads.append(len(labels)) or real_read(
+        rgb, labels, others)
     stage = NameStage(reader, interval=30.0, min_reads=1, min_spacing=2.0)
     assert stage.update(0.0, frame, faces, [1, 2, 3, 4, 5, 6])
     reader.rects, reader.names = rects2, [NAMES[k] for k in order]
