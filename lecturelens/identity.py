@@ -18,7 +18,7 @@ descriptor costs about 80 ms on this CPU and a track's identity does not change.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -31,6 +31,8 @@ DEFAULT_IDENTITY_MODEL = "dlib-resnet"
 #: Observation counts of a track at which it is embedded: early (so a short track still gets
 #: one), then spread out, so lighting and pose changes are averaged. Four at most.
 EMBED_AT = (1, 4, 16, 64)
+#: Embeddings a track whose name was read gets (the first ones of :data:`EMBED_AT`).
+NAMED_EMBEDDINGS = 2
 
 
 class IdentityModel:
@@ -194,14 +196,25 @@ class TrackEmbedder:
         self._counts: dict[int, int] = {}
         self.embedded = 0
 
-    def update(self, rgb: np.ndarray, faces: Sequence[Face], track_ids: Sequence[int]) -> None:
+    def update(self, rgb: np.ndarray, faces: Sequence[Face], track_ids: Sequence[int],
+               named: Callable[[int], bool] | None = None) -> None:
+        """Embed the faces whose track reached an embedding count on this frame.
+
+        Args:
+            named: whether a track's name label has been read; a named track gets only the
+                first :data:`NAMED_EMBEDDINGS` embeddings, because its name, not its face,
+                decides whom it joins (identity only places tracks without a name, and
+                gives each student the mean face that course matching and ``--exclude-face``
+                compare).
+        """
         todo = []
         for face, tid in zip(faces, track_ids):
             if face.width < self.min_width:
                 continue
             n = self._seen.get(tid, 0) + 1
             self._seen[tid] = n
-            if n in self.embed_at:
+            if n in self.embed_at and not (named is not None and self._counts.get(tid, 0)
+                                           >= NAMED_EMBEDDINGS and named(tid)):
                 todo.append((face, tid))
         if not todo:
             return

@@ -885,6 +885,11 @@ class NameStage:
             self.camera_off.seen(t, [(lb.text, lb.conf) for lb in names])
         return True
 
+    def named(self, track_id: int) -> bool:
+        """Whether a label under this track was read as a name (confidently)."""
+        votes = self.votes.get(track_id)
+        return votes is not None and votes.n > 0 and votes.best()[1] >= MIN_CONF
+
     def close(self, t_end: float) -> None:
         self.camera_off.close(t_end)
 

@@ -453,7 +453,8 @@ def _detect_and_track(info: VideoInfo, dest: Path, config: AnalyzeConfig,
                                      changed=follow.changed)
                 if embedder is not None:
                     with timings.stage("identity"):
-                        embedder.update(frame.rgb, faces, ids)
+                        embedder.update(frame.rgb, faces, ids,
+                                        named=names.named if names is not None else None)
                 ears = [None] * len(faces)
                 if eyes is not None:
                     with timings.stage("eyes"):

@@ -123,6 +123,17 @@ def test_track_embedder_embeds_at_counts_1_4_16_64_only():
     assert out[7].dtype == np.float32
 
 
+def test_track_embedder_gives_a_named_track_two_embeddings():
+    model = _CountingModel()
+    emb = TrackEmbedder(model)
+    rgb = np.zeros((10, 10, 3), np.uint8)
+    for _ in range(100):  # track 7's label was read, track 8's was not
+        emb.update(rgb, [_face([0, 0, 25, 25]), _face([40, 0, 65, 25])], [7, 8],
+                   named=lambda tid: tid == 7)
+    assert emb._counts == {7: 2, 8: 4}
+    assert emb.embedded == 6
+
+
 def test_track_embedder_skips_tiny_faces_and_batches_tracks():
     model = _CountingModel()
     emb = TrackEmbedder(model)
