@@ -501,9 +501,11 @@ def _char_script(ch: str) -> str:
 
 def _accent_vote(readings: Sequence[tuple[str, float]]) -> str:
     """The spelling most readings back (summed confidence); a spelling with more accents
-    wins over its plain twin when it has at least half its backing, because Tesseract
-    drops an accent on small text far more often than it invents one (García read as
-    Garcia at three scales of five, never the reverse, in the tests' labels)."""
+    wins over its plain twin or look-alike when it has :data:`~lecturelens.people.
+    ACCENT_SHARE` of its backing: Tesseract drops an accent (Martinez) or reads a plain
+    look-alike (Michat for Michał) at most of its scales far more often than it invents an
+    accent (no plain name of 93 got one this way)."""
+    from lecturelens.people import ACCENT_SHARE
 
     backing: dict[str, float] = {}
     for t, c in readings:
@@ -513,16 +515,8 @@ def _accent_vote(readings: Sequence[tuple[str, float]]) -> str:
     def accents(text: str) -> int:
         return sum(not ch.isascii() for ch in text)
 
-    from lecturelens.people import fold
-
-    def enough(t: str) -> bool:
-        # A plain look-alike (Michat for Michał) is a misreading Tesseract makes at most of
-        # its scales, so one sure scale with the real letter is enough against three.
-        share = 0.5 if fold(t) == fold(best) else 0.3
-        return backing[t] >= share * backing[best]
-
     twins = [t for t in backing if _lookalike(t) == _lookalike(best)
-             and accents(t) > accents(best) and enough(t)]
+             and accents(t) > accents(best) and backing[t] >= ACCENT_SHARE * backing[best]]
     return max(twins, key=lambda t: (backing[t], accents(t))) if twins else best
 
 

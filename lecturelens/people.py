@@ -39,6 +39,14 @@ def fold(name: str) -> str:
     return " ".join(text.lower().split())
 
 
+#: An accented spelling wins over its plain twin with this share of the twin's backing.
+ACCENT_SHARE = 0.3
+
+
+def _accents(text: str) -> int:
+    return sum(not ch.isascii() for ch in text)
+
+
 def name_similarity(a: str, b: str) -> float:
     """0-100 similarity of two names (rapidfuzz ratio of the folded forms)."""
     from rapidfuzz import fuzz
@@ -106,6 +114,13 @@ class NameVotes:
             for t in g:
                 by_case[t.casefold()] = by_case.get(t.casefold(), 0.0) + sum(self.readings[t])
             key = max(by_case, key=by_case.get)
+            # An accented twin with a third of the backing is the name: OCR drops accents
+            # on small text far more often than it invents them (Martinez read at three
+            # scales and rounds of four, Martínez at one).
+            twins = [k for k in by_case if fold(k) == fold(key) and _accents(k) > _accents(key)
+                     and by_case[k] >= ACCENT_SHARE * by_case[key]]
+            if twins:
+                key = max(twins, key=lambda k: (by_case[k], _accents(k)))
             spellings = [t for t in g if t.casefold() == key]
             capitalised = [t for t in spellings if all(w[:1].isupper() for w in t.split())]
             name = (capitalised or spellings)[0]

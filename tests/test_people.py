@@ -360,3 +360,16 @@ def test_snap_to_roster_gives_look_alike_names_one_each():
                                        "Unknown 1"]
     assert [s.on_roster for s in studs] == ["yes", "yes", "yes", "no"]
     assert absent == ["Lea Dubuis", "Max Mustermann"]
+
+
+def test_name_votes_prefer_an_accented_twin_with_a_third_of_the_backing():
+    votes = NameVotes()
+    for conf in (0.9, 0.9, 0.9):
+        votes.add("Nuria Martinez", conf)
+    votes.add("Nuria Martínez", 0.9)
+    assert votes.best()[0] == "Nuria Martínez"
+    plain = NameVotes()
+    for _ in range(4):
+        plain.add("Nuria Martinez", 0.9)
+    plain.add("Nuria Martínez", 0.9)  # one reading of five: not enough
+    assert plain.best()[0] == "Nuria Martinez"
