@@ -25,6 +25,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from lecturelens.errors import InputError
+from lecturelens.scripts import name_scripts
 
 #: Two names at least this similar (rapidfuzz ratio, 0-100, accents folded) are one name.
 SAME_NAME = 85.0
@@ -45,6 +46,16 @@ ACCENT_SHARE = 0.3
 
 def _accents(text: str) -> int:
     return sum(not ch.isascii() for ch in text)
+
+
+def same_script(a: str, b: str) -> bool:
+    """Whether two names share a script. One label read in two scripts (يوسف العلي and
+    ``Lawg``; a Korean name as Han) is an OCR disagreement, not two people: such names
+    neither join nor keep two groups of tracks apart, and the faces decide. (A track is
+    still split where its label turns into another script: a reshuffle can put a Korean
+    name where a Chinese one was, and the split halves rejoin if their faces agree.)"""
+    sa, sb = name_scripts(a), name_scripts(b)
+    return not sa or not sb or bool(sa & sb)
 
 
 def name_similarity(a: str, b: str) -> float:
@@ -213,7 +224,7 @@ class PeopleClusterer:
             return None
         na, ca = a.votes.best()
         nb, cb = b.votes.best()
-        if na and nb:
+        if na and nb and same_script(na, nb):
             sim = name_similarity(na, nb)
             if sim >= SAME_NAME:
                 return 2.0 + sim / 100

@@ -373,3 +373,15 @@ def test_name_votes_prefer_an_accented_twin_with_a_third_of_the_backing():
         plain.add("Nuria Martinez", 0.9)
     plain.add("Nuria Martínez", 0.9)  # one reading of five: not enough
     assert plain.best()[0] == "Nuria Martinez"
+
+
+def test_names_in_two_scripts_leave_the_faces_to_decide():
+    # one label read as Arabic on one track and as Latin debris on the next: the same face
+    tracks = [_track(1, 0, 9, "يوسف العلي", _unit(0)), _track(2, 12, 20, "Lawg", _unit(0))]
+    assert _ids(PeopleClusterer().cluster(tracks)) == [[1, 2]]
+    # two Latin names that differ keep alike faces apart (twins, a mirrored camera)
+    tracks = [_track(1, 0, 9, "Anna Berg", _unit(0)), _track(2, 12, 20, "Lawg", _unit(0))]
+    assert _ids(PeopleClusterer().cluster(tracks)) == [[1], [2]]
+    # and different faces stay apart whatever the scripts
+    tracks = [_track(1, 0, 9, "يوسف العلي", _unit(0)), _track(2, 12, 20, "Lawg", _unit(1))]
+    assert _ids(PeopleClusterer().cluster(tracks)) == [[1], [2]]
