@@ -735,6 +735,23 @@ class NameStage:
                 self.cache_hits += 1
             else:
                 todo.append((lb, mask, None))
+        if todo and keys is not None and self._cache:
+            # A label that moved is often found with a box a few pixels larger or smaller
+            # (the detector's box follows the video behind a translucent pill), so its
+            # mask differs; PP-OCR's reading of it (30 ms) still names a cached reading,
+            # and Tesseract's pages (the costly part) are not needed again.
+            by_key = {c[3]: c for c in self._cache if len(c[3]) >= 4}
+            fresh = self.reader.keys(rgb, [lb for lb, _, _ in todo])
+            rest = []
+            for (lb, mask, _), key in zip(todo, fresh):
+                hit = by_key.get(key) if key else None
+                if hit is not None:
+                    lb.text, lb.conf, lb.key = hit[1], hit[2], hit[3]
+                    self._boxes[lb.box] = hit
+                    self.cache_hits += 1
+                else:
+                    rest.append((lb, mask, None))
+            todo = rest
         if namey is None:
             self.reader.read(rgb, [lb for lb, _, _ in todo])
         else:
