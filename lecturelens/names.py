@@ -505,16 +505,12 @@ def _accent_vote(readings: Sequence[tuple[str, float]]) -> str:
     ACCENT_SHARE` of its backing: Tesseract drops an accent (Martinez) or reads a plain
     look-alike (Michat for Michał) at most of its scales far more often than it invents an
     accent (no plain name of 93 got one this way)."""
-    from lecturelens.people import ACCENT_SHARE
+    from lecturelens.people import ACCENT_SHARE, accents
 
     backing: dict[str, float] = {}
     for t, c in readings:
         backing[t] = backing.get(t, 0.0) + c
     best = max(backing, key=backing.get)
-
-    def accents(text: str) -> int:
-        return sum(not ch.isascii() for ch in text)
-
     twins = [t for t in backing if _lookalike(t) == _lookalike(best)
              and accents(t) > accents(best) and backing[t] >= ACCENT_SHARE * backing[best]]
     return max(twins, key=lambda t: (backing[t], accents(t))) if twins else best
@@ -741,9 +737,12 @@ class NameStage:
             # mask differs; PP-OCR's reading of it (30 ms) still names a cached reading,
             # and Tesseract's pages (the costly part) are not needed again.
             by_key = {c[3]: c for c in self._cache if len(c[3]) >= 4}
-            fresh = self.reader.keys(rgb, [lb for lb, _, _ in todo])
+            # The moved hits that failed their check were read by PP-OCR above already.
+            unread = [lb for lb, _, _ in todo if id(lb) not in checked]
+            checked.update(zip(map(id, unread), self.reader.keys(rgb, unread)))
             rest = []
-            for (lb, mask, _), key in zip(todo, fresh):
+            for lb, mask, _ in todo:
+                key = checked[id(lb)]
                 hit = by_key.get(key) if key else None
                 if hit is not None:
                     lb.text, lb.conf, lb.key = hit[1], hit[2], hit[3]
@@ -752,11 +751,8 @@ class NameStage:
                 else:
                     rest.append((lb, mask, None))
             todo = rest
-        if namey is None:
-            self.reader.read(rgb, [lb for lb, _, _ in todo])
-        else:
-            self.reader.read(rgb, [lb for lb, _, _ in todo],
-                             others=[id(lb) in namey for lb, _, _ in todo])
+        self.reader.read(rgb, [lb for lb, _, _ in todo], others=None if namey is None
+                         else [id(lb) in namey for lb, _, _ in todo])
         for lb, mask, _ in todo:
             if mask.any():
                 entry = (mask, lb.text, lb.conf, lb.key)

@@ -44,7 +44,8 @@ def fold(name: str) -> str:
 ACCENT_SHARE = 0.3
 
 
-def _accents(text: str) -> int:
+def accents(text: str) -> int:
+    """Letters of ``text`` outside ASCII: how accented a spelling is."""
     return sum(not ch.isascii() for ch in text)
 
 
@@ -128,10 +129,10 @@ class NameVotes:
             # An accented twin with a third of the backing is the name: OCR drops accents
             # on small text far more often than it invents them (Martinez read at three
             # scales and rounds of four, Martínez at one).
-            twins = [k for k in by_case if fold(k) == fold(key) and _accents(k) > _accents(key)
+            twins = [k for k in by_case if fold(k) == fold(key) and accents(k) > accents(key)
                      and by_case[k] >= ACCENT_SHARE * by_case[key]]
             if twins:
-                key = max(twins, key=lambda k: (by_case[k], _accents(k)))
+                key = max(twins, key=lambda k: (by_case[k], accents(k)))
             spellings = [t for t in g if t.casefold() == key]
             capitalised = [t for t in spellings if all(w[:1].isupper() for w in t.split())]
             name = (capitalised or spellings)[0]
