@@ -211,9 +211,107 @@ def _clip_span(m: Moment, obs, fps: float, seconds: float) -> tuple[float, float
     return a, b, int(track)
 
 
+@dataclass
+class ClipPlan:
+    """One GIF to make: its moment, time span, track and where in the frame to read."""
+
+    moment: Moment
+    start: float
+    end: float
+    box: tuple[float, float, float, float]  # the face (union over the clip), frame coords
+    others: list  # boxes of the other faces seen during the clip, frame coords
+    region: tuple[int, int, int, int]  # the part of the frame read from the video
+
+
+def plan_clips(obs, moments: Sequence[Moment], fps_sampled: float, settings: GifSettings,
+               size: tuple[int, int]) -> list[ClipPlan]:
+    """The clips of ``moments``: spans within each student's track and the frame region
+    each needs (the face and twice its size around it: room for the crop and for the
+    check for faces near it)."""
+    w, h = size
+    plans = []
+    for m in moments:
+        span = _clip_span(m, obs, fps_sampled, settings.seconds)
+        if span is None:
+            continue
+        a, b, track = span
+        inside = (obs.t >= a - 0.5 / fps_sampled) & (obs.t <= b + 0.5 / fps_sampled)
+        mine = inside & (obs.track_id == track)
+        boxes = obs.box[mine]
+        box = (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()),
+               float(boxes[:, 3].max()))
+        plans.append(ClipPlan(m, a, b, box, list(obs.box[inside & (obs.track_id != track)]),
+                              _near_region(box, w, h)))
+    return plans
+
+
+def _near_region(box, w: int, h: int) -> tuple[int, int, int, int]:
+    """``box`` grown by twice its size on each side, inside a ``w`` x ``h`` frame."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    fw, fh = x2 - x1, y2 - y1
+    return (max(0, int(x1 - 2 * fw)), max(0, int(y1 - 2 * fh)),
+            min(w, int(x2 + 2 * fw)), min(h, int(y2 + 2 * fh)))
+
+
+class ClipFeed:
+    """Reads the clips of a list of :class:`ClipPlan` ahead, in the order given.
+
+    Each clip is one ffmpeg process (see :func:`read_clip`); up to ``ahead`` run at once in
+    background threads, so that decoding overlaps with whatever the caller does meanwhile
+    (plots, GIF encoding). Made before the plots, iterated by :func:`write_gifs`. Frames of
+    at most ``ahead`` + 1 clips (each only the plan's region) are held at a time.
+    """
+
+    def __init__(self, video: str | Path, plans: Sequence[ClipPlan], fps: float,
+                 ahead: int = 2):
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.video, self.fps = video, fps
+        self._plans = deque(plans)
+        self._pool = ThreadPoolExecutor(max(1, ahead), thread_name_prefix="gif-clip")
+        self._pending: deque = deque()
+        self._ahead = max(1, ahead)
+        self._fill()
+
+    def __len__(self) -> int:
+        return len(self._plans) + len(self._pending)
+
+    def _fill(self) -> None:
+        while self._plans and len(self._pending) < self._ahead:
+            plan = self._plans.popleft()
+            self._pending.append((plan, self._pool.submit(
+                read_clip, self.video, plan.start, plan.end, self.fps, region=plan.region)))
+
+    def __iter__(self):
+        try:
+            while self._pending:
+                plan, future = self._pending.popleft()
+                frames = future.result()
+                self._fill()
+                yield plan, frames
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop reading ahead (pending reads are dropped)."""
+        self._plans.clear()
+        for _, future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True)
+
+
+def start_clips(video: str | Path, obs, moments: Sequence[Moment], fps_sampled: float,
+                settings: GifSettings) -> ClipFeed:
+    """Plan the clips of ``moments`` and start reading them (see :class:`ClipFeed`)."""
+    plans = plan_clips(obs, moments, fps_sampled, settings, _frame_size(video))
+    return ClipFeed(video, plans, settings.fps)
+
+
 def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Moment],
                fps_sampled: float, settings: GifSettings, detector=None,
-               progress: bool = False) -> list[dict]:
+               progress: bool = False, clips: ClipFeed | None = None) -> list[dict]:
     """Write one GIF per moment into ``dest/gifs/<student>/``.
 
     Args:
@@ -227,6 +325,8 @@ def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Momen
             crop are detected again so that no face missing from the observations (e.g. a
             student who opted out) can appear in a clip.
         progress: a progress bar on stderr.
+        clips: the clips of ``moments``, already being read (:func:`start_clips`); made
+            here when ``None``. Closed on return.
 
     Returns:
         One dict per GIF written (student, emotion, time, path relative to ``dest``, crop).
@@ -234,56 +334,68 @@ def write_gifs(video: str | Path, dest: str | Path, obs, moments: Sequence[Momen
     import sys
 
     import cv2
-    from moviepy import ImageSequenceClip
     from tqdm import tqdm
 
     dest = Path(dest)
-    out = []
-    if not moments:
-        return out
-    size = _frame_size(video)
-    for m in tqdm(moments, desc="gifs", unit="gif", disable=not progress, file=sys.stderr,
-                  leave=False):
-        span = _clip_span(m, obs, fps_sampled, settings.seconds)
-        if span is None:
-            continue
-        a, b, track = span
-        inside = (obs.t >= a - 0.5 / fps_sampled) & (obs.t <= b + 0.5 / fps_sampled)
-        mine = inside & (obs.track_id == track)
-        boxes = obs.box[mine]
-        box = (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())
-        others = list(obs.box[inside & (obs.track_id != track)])
-        frames = read_clip(video, a, b, settings.fps, size)
-        if not frames:
-            continue
-        probe_frames = [frames[0], frames[len(frames) // 2], frames[-1]]
-        if detector is not None:
-            others += _faces_near(detector, probe_frames[1], box)
-        x1, y1, x2, y2 = tile_crop(probe_frames, box, others)
-        width = min(settings.width, x2 - x1) if x2 - x1 >= 32 else settings.width
-        height = max(2, int(round((y2 - y1) * width / (x2 - x1))))
-        band = caption_band(width, [m.name, f"{m.emotion} · {_mmss(m.peak_t)}"])
-        shown = [np.concatenate([cv2.resize(np.ascontiguousarray(f[y1:y2, x1:x2]),
-                                            (width, height), interpolation=cv2.INTER_AREA),
-                                 band], axis=0) for f in frames]
-        del frames
-        folder = dest / GIF_DIR / f"{m.student_id}_{_slug(m.name)}"
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"{m.emotion}_{int(m.peak_t) // 60:02d}m{int(m.peak_t) % 60:02d}s.gif"
-        path = folder / name
-        tmp = folder / f".{name}.tmp.gif"
-        try:
-            ImageSequenceClip(shown, fps=settings.fps).write_gif(str(tmp), fps=settings.fps,
-                                                                  logger=None)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        out.append({"student_id": m.student_id, "name": m.name, "emotion": m.emotion,
-                    "strength": round(m.strength, 3), "t": round(m.peak_t, 1),
-                    "start": round(a, 2), "end": round(b, 2),
-                    "path": str(path.relative_to(dest)),
-                    "crop": [int(x1), int(y1), int(x2), int(y2)]})
+    out: list[dict] = []
+    if clips is None:
+        if not moments:
+            return out
+        clips = start_clips(video, obs, moments, fps_sampled, settings)
+    with tqdm(total=len(clips), desc="gifs", unit="gif", disable=not progress,
+              file=sys.stderr, leave=False) as bar:
+        for plan, frames in clips:
+            bar.update(1)
+            if not frames:
+                continue
+            m = plan.moment
+            # Frames hold only the plan's region: work in its coordinates.
+            rx, ry = plan.region[:2]
+            shift = np.array([rx, ry, rx, ry], dtype=np.float64)
+            box = np.asarray(plan.box, dtype=np.float64) - shift
+            others = [np.asarray(o, dtype=np.float64) - shift for o in plan.others]
+            probe_frames = [frames[0], frames[len(frames) // 2], frames[-1]]
+            if detector is not None:
+                others += _faces_near(detector, probe_frames[1], box)
+            x1, y1, x2, y2 = tile_crop(probe_frames, box, others)
+            width = min(settings.width, x2 - x1) if x2 - x1 >= 32 else settings.width
+            height = max(2, int(round((y2 - y1) * width / (x2 - x1))))
+            band = caption_band(width, [m.name, f"{m.emotion} · {_mmss(m.peak_t)}"])
+            shown = [np.concatenate([cv2.resize(np.ascontiguousarray(f[y1:y2, x1:x2]),
+                                                (width, height), interpolation=cv2.INTER_AREA),
+                                     band], axis=0) for f in frames]
+            del frames
+            folder = dest / GIF_DIR / f"{m.student_id}_{_slug(m.name)}"
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"{m.emotion}_{int(m.peak_t) // 60:02d}m{int(m.peak_t) % 60:02d}s.gif"
+            path = folder / name
+            tmp = folder / f".{name}.tmp.gif"
+            try:
+                save_gif(tmp, shown, settings.fps)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            out.append({"student_id": m.student_id, "name": m.name, "emotion": m.emotion,
+                        "strength": round(m.strength, 3), "t": round(m.peak_t, 1),
+                        "start": round(plan.start, 2), "end": round(plan.end, 2),
+                        "path": str(path.relative_to(dest)),
+                        "crop": [int(x1 + rx), int(y1 + ry), int(x2 + rx), int(y2 + ry)]})
     return out
+
+
+def save_gif(path: str | Path, frames: Sequence[np.ndarray], fps: float) -> None:
+    """Write RGB ``frames`` as a looping GIF at ``fps``.
+
+    Each frame gets its own 256-colour palette by Pillow's fast octree quantiser: about
+    0.3 ms a frame against 7.5 ms for median cut (Pillow's default, which moviepy used and
+    which took a third of the report stage), at 39.3 dB PSNR against 40.6 on a face clip.
+    """
+    from PIL import Image
+
+    images = [Image.fromarray(np.ascontiguousarray(f)).quantize(
+        256, method=Image.Quantize.FASTOCTREE) for f in frames]
+    images[0].save(str(path), format="GIF", save_all=True, append_images=images[1:],
+                   duration=int(round(1000 / fps)), loop=0)
 
 
 def _frame_size(video: str | Path) -> tuple[int, int]:
@@ -298,21 +410,31 @@ def _frame_size(video: str | Path) -> tuple[int, int]:
 
 
 def read_clip(video: str | Path, start: float, end: float, fps: float,
-              size: tuple[int, int] | None = None) -> list[np.ndarray]:
-    """RGB frames of ``video`` from ``start`` to ``end`` seconds at ``fps``, full size.
+              size: tuple[int, int] | None = None,
+              region: tuple[int, int, int, int] | None = None) -> list[np.ndarray]:
+    """RGB frames of ``video`` from ``start`` to ``end`` seconds at ``fps``.
 
     One ffmpeg process per clip: it seeks to the keyframe before ``start`` and decodes only
     from there (opening the video once and seeking frame by frame costs seconds per clip).
-    ``size`` is the frame size when the caller knows it already.
+    ``size`` is the frame size when the caller knows it already. With ``region``
+    ``(x1, y1, x2, y2)`` only that part of each frame comes back (cut after the conversion
+    to RGB, so its pixels are those of the full frame).
     """
     import subprocess
 
     w, h = size or _frame_size(video)
     if w <= 0 or h <= 0:
         return []
+    vf = f"fps={fps:g}"
+    if region is not None:
+        x1, y1, x2, y2 = (int(v) for v in region)
+        x1, y1 = min(max(0, x1), w - 1), min(max(0, y1), h - 1)
+        x2, y2 = min(max(x1 + 1, x2), w), min(max(y1 + 1, y2), h)
+        vf += f",format=rgb24,crop={x2 - x1}:{y2 - y1}:{x1}:{y1}"
+        w, h = x2 - x1, y2 - y1
     proc = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-ss", f"{max(start, 0):.3f}",
-         "-i", str(video), "-t", f"{max(end - start, 0.1):.3f}", "-an", "-vf", f"fps={fps:g}",
+         "-i", str(video), "-t", f"{max(end - start, 0.1):.3f}", "-an", "-vf", vf,
          "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], capture_output=True, check=False)
     data = np.frombuffer(proc.stdout, dtype=np.uint8)
     n = len(data) // (w * h * 3)
@@ -320,12 +442,9 @@ def read_clip(video: str | Path, start: float, end: float, fps: float,
 
 
 def _faces_near(detector, frame: np.ndarray, box) -> list:
-    """Boxes of faces detected in the neighbourhood of ``box`` (frame coordinates)."""
+    """Boxes of faces detected in the neighbourhood of ``box`` (``frame``'s coordinates)."""
     h, w = frame.shape[:2]
-    x1, y1, x2, y2 = (float(v) for v in box)
-    fw, fh = x2 - x1, y2 - y1
-    ax1, ay1 = max(0, int(x1 - 2 * fw)), max(0, int(y1 - 2 * fh))
-    ax2, ay2 = min(w, int(x2 + 2 * fw)), min(h, int(y2 + 2 * fh))
+    ax1, ay1, ax2, ay2 = _near_region(box, w, h)
     region = np.ascontiguousarray(frame[ay1:ay2, ax1:ax2])
     faces = detector.detect([region])[0]
     return [f.box + np.array([ax1, ay1, ax1, ay1]) for f in faces]

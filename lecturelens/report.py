@@ -24,7 +24,7 @@ from lecturelens.atomic import atomic_csv, atomic_open
 from lecturelens.detect import create_face_detector
 from lecturelens.engagement import load_model
 from lecturelens.errors import InputError
-from lecturelens.gifs import GifSettings, _mmss, select_moments, write_gifs
+from lecturelens.gifs import GifSettings, _mmss, select_moments, start_clips, write_gifs
 from lecturelens.models import all_models
 from lecturelens.reportdir import FolderLock, clear_derived, step, sweep_temps
 from lecturelens.reportfiles import (GROUP_COLUMNS, STUDENT_COLUMNS, STUDENT_REPORT_COLUMNS,
@@ -551,20 +551,26 @@ def build_reports(dest: str | Path, settings: ReportSettings | None = None,
     student_rows = _update_students_csv(dest, summaries, duration)
     written = [rf.WINDOWS, rf.GROUP, rf.WINDOW_FEATURES, rf.GROUP_FEATURES]
     moments = {"engaging": [], "difficult": []}
-    if settings.plots:
-        moments = plot_timeline(res, dest / rf.TIMELINE,
-                                f"{Path(run.get('input', {}).get('path', dest.name)).name}")
-        written.append(rf.TIMELINE)
-        for s in student_rows:
-            plot_student(res, s["student_id"], s["name"], rf.student_plot(dest, s["student_id"]),
-                         duration)
-        written.append(f"{rf.PLOT_DIR}/")
-    step("report plots")
+    # The GIF clips are decoded (ffmpeg, in background threads) while the plots are drawn.
+    clips = start_clips(video, obs, chosen, fps, settings.gifs) if chosen else None
     gifs: list[dict] = []
-    if chosen:
-        gifs = write_gifs(video, dest, obs, chosen, fps, settings.gifs, detector=detector,
-                          progress=progress)
-        written.append(f"{rf.GIF_DIR}/")
+    try:
+        if settings.plots:
+            moments = plot_timeline(res, dest / rf.TIMELINE,
+                                    f"{Path(run.get('input', {}).get('path', dest.name)).name}")
+            written.append(rf.TIMELINE)
+            for s in student_rows:
+                plot_student(res, s["student_id"], s["name"],
+                             rf.student_plot(dest, s["student_id"]), duration)
+            written.append(f"{rf.PLOT_DIR}/")
+        step("report plots")
+        if clips is not None:
+            gifs = write_gifs(video, dest, obs, chosen, fps, settings.gifs, detector=detector,
+                              progress=progress, clips=clips)
+            written.append(f"{rf.GIF_DIR}/")
+    finally:
+        if clips is not None:
+            clips.close()
     step("report gifs")
     with atomic_csv(dest / rf.GIF_TABLE, rf.GIF_COLUMNS) as w:
         for gif in gifs:

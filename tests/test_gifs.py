@@ -67,3 +67,32 @@ def test_read_clip_decodes_only_the_span_at_the_gif_rate(testsrc_video):
     assert frames[0].shape == (240, 320, 3) and frames[0].dtype == np.uint8
     assert not np.array_equal(frames[0], frames[-1])  # the test pattern moves
     assert read_clip(testsrc_video, 10.0, 12.0, fps=5) == []  # past the end
+
+
+def test_read_clip_region_is_the_same_pixels_as_the_full_frame(testsrc_video):
+    from lecturelens.gifs import read_clip
+
+    full = read_clip(testsrc_video, 1.0, 2.0, fps=5)
+    part = read_clip(testsrc_video, 1.0, 2.0, fps=5, region=(40, 30, 200, 150))
+    assert len(part) == len(full) > 0
+    assert part[0].shape == (120, 160, 3)
+    for a, b in zip(full, part):
+        assert np.array_equal(a[30:150, 40:200], b)
+    # A region past the frame edge is clipped to the frame.
+    edge = read_clip(testsrc_video, 1.0, 2.0, fps=5, region=(300, 200, 400, 300))
+    assert edge[0].shape == (40, 20, 3)
+    assert np.array_equal(edge[0], full[0][200:240, 300:320])
+
+
+def test_clip_feed_yields_every_plan_in_order(testsrc_video):
+    from lecturelens.gifs import ClipFeed, ClipPlan, Moment
+
+    plans = [ClipPlan(Moment(f"s{i}", f"S{i}", "happy", 0.5, float(i), 0.0, 1.0), i * 0.5,
+                      i * 0.5 + 0.6, (0, 0, 10, 10), [], (0, 0, 64 + 16 * i, 48))
+             for i in range(5)]
+    feed = ClipFeed(testsrc_video, plans, fps=5, ahead=2)
+    assert len(feed) == 5
+    got = [(plan.moment.student_id, frames[0].shape[1]) for plan, frames in feed]
+    assert got == [(f"s{i}", 64 + 16 * i) for i in range(5)]
+    # Closing a feed that was never read drops its pending reads without error.
+    ClipFeed(testsrc_video, plans, fps=5).close()
